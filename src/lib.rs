@@ -1,0 +1,14 @@
+//! arlab: a research harness for autoregressive image density models.
+//!
+//! The loop: a YAML [`spec`] names data, models, orderings and seeds; [`train`]
+//! fits each run; [`eval`] computes exact log-likelihoods; [`results`] writes
+//! the results tree and the cross-run comparison.
+pub mod cli;
+pub mod data;
+pub mod device;
+pub mod eval;
+pub mod models;
+pub mod order;
+pub mod results;
+pub mod spec;
+pub mod train;
