@@ -13,8 +13,22 @@ fn main() {
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
         println!("cargo:warning=torch-sys did not report libtorch's lib dir; no rpath added");
+        println!("cargo:rustc-env=ARLAB_TORCH_VERSION=unknown");
         return;
     };
+    // The libtorch version, for `arlab doctor` (torch/version.py beside lib/).
+    let version_py = Path::new(&lib).join("../version.py");
+    println!("cargo:rerun-if-changed={}", version_py.display());
+    let version = std::fs::read_to_string(&version_py)
+        .ok()
+        .and_then(|t| {
+            t.lines().find_map(|l| {
+                l.strip_prefix("__version__ = ")
+                    .map(|v| v.trim_matches(['\'', '"']).to_string())
+            })
+        })
+        .unwrap_or_else(|| "unknown".into());
+    println!("cargo:rustc-env=ARLAB_TORCH_VERSION={version}");
     println!("cargo:rustc-link-search=native={lib}");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
     println!("cargo:rustc-link-arg=-Wl,--no-as-needed");

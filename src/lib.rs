@@ -10,5 +10,6 @@ pub mod eval;
 pub mod models;
 pub mod order;
 pub mod results;
+pub mod rng;
 pub mod spec;
 pub mod train;

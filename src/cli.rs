@@ -1,0 +1,348 @@
+//! The command line: raw arguments become validated settings here, then the
+//! library does the work.
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use clap::{Parser, Subcommand};
+
+use crate::data::{self, Split};
+use crate::models::{self, Shape};
+use crate::order::{self, OrderSpec};
+use crate::results::{self, plots, RunDir};
+use crate::spec::Spec;
+use crate::{eval, train};
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "arlab",
+    version,
+    about = "Train and compare autoregressive image density models under pixel orderings"
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Run an experiment: every model × ordering × seed of the spec.
+    Run {
+        /// The YAML experiment spec.
+        spec: PathBuf,
+        /// Override a spec value, e.g. `--set train.epochs=2` (repeatable).
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        set: Vec<String>,
+        /// Results root directory.
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        /// No progress bars or log lines (errors only).
+        #[arg(long)]
+        quiet: bool,
+        /// Redo runs that already finished.
+        #[arg(long)]
+        force: bool,
+    },
+    /// Exact log-likelihood of a trained run (best checkpoint) on a split.
+    Eval {
+        run_dir: PathBuf,
+        /// Evaluate on another data source (same image size), e.g. `idx:/data/mnist`.
+        #[arg(long)]
+        data: Option<String>,
+        #[arg(long, value_enum, default_value = "test")]
+        split: Split,
+        /// Write one row per image: index, log p(x) in nats.
+        #[arg(long, value_name = "FILE.csv")]
+        per_image: Option<PathBuf>,
+    },
+    /// Draw samples from a trained run (best checkpoint) into a PNG grid.
+    Sample {
+        run_dir: PathBuf,
+        #[arg(long, default_value_t = 64)]
+        count: i64,
+        #[arg(long, default_value_t = 0)]
+        seed: u64,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Draw each ordering's visiting path (PNG per ordering + overview).
+    Orderings {
+        /// Image size HxW.
+        #[arg(long, default_value = "28x28")]
+        size: String,
+        #[arg(long)]
+        out: PathBuf,
+        /// Orderings to draw (default: the gallery of all bases and some transforms).
+        #[arg(long = "ordering", value_name = "ORDERING")]
+        orderings: Vec<String>,
+    },
+    /// Print the runs of a spec and each model's parameter count.
+    Inspect {
+        spec: PathBuf,
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        set: Vec<String>,
+    },
+    /// Report libtorch, CUDA and the built-in data sets.
+    Doctor,
+}
+
+/// Parses the arguments and runs the command.
+pub fn run() -> Result<()> {
+    let cli = Cli::parse();
+    let quiet = matches!(cli.command, Command::Run { quiet: true, .. });
+    init_logging(quiet);
+    match cli.command {
+        Command::Run {
+            spec,
+            set,
+            results,
+            quiet,
+            force,
+        } => {
+            let spec = Spec::load(&spec, &set)?;
+            let opts = train::Options {
+                results: results.clone(),
+                quiet,
+                force,
+            };
+            let summaries = train::run_experiment(&spec, &opts)?;
+            let dir = results.join(&spec.name);
+            if !quiet {
+                println!(
+                    "{} run(s) finished; results in {}",
+                    summaries.len(),
+                    dir.display()
+                );
+                println!("comparison: {}", dir.join("comparison.md").display());
+            }
+            Ok(())
+        }
+        Command::Eval {
+            run_dir,
+            data,
+            split,
+            per_image,
+        } => cmd_eval(&run_dir, data.as_deref(), split, per_image.as_deref()),
+        Command::Sample {
+            run_dir,
+            count,
+            seed,
+            out,
+        } => cmd_sample(&run_dir, count, seed, &out),
+        Command::Orderings {
+            size,
+            out,
+            orderings,
+        } => cmd_orderings(&size, &out, &orderings),
+        Command::Inspect { spec, set } => cmd_inspect(&Spec::load(&spec, &set)?),
+        Command::Doctor => cmd_doctor(),
+    }
+}
+
+fn init_logging(quiet: bool) {
+    let level = if quiet {
+        tracing::Level::WARN
+    } else {
+        tracing::Level::INFO
+    };
+    let _ = tracing_subscriber::fmt()
+        .with_max_level(level)
+        .with_target(false)
+        .without_time()
+        .with_level(false)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+fn check_run_dir(run_dir: &Path) -> Result<RunDir> {
+    let dir = RunDir::new(run_dir);
+    if !dir.spec().is_file() {
+        bail!(
+            "`{}` is not a run directory (it has no spec.yaml)",
+            run_dir.display()
+        );
+    }
+    Ok(dir)
+}
+
+fn cmd_eval(
+    run_dir: &Path,
+    data: Option<&str>,
+    split: Split,
+    per_image: Option<&Path>,
+) -> Result<()> {
+    let dir = check_run_dir(run_dir)?;
+    let (run, dataset, inst) = train::load_run(&dir, data)?;
+    let x = dataset.split(split);
+    let log_probs = eval::log_probs(
+        inst.model.as_ref(),
+        x,
+        run.spec.train.eval_batch_size,
+        inst.device,
+        tch::Kind::Float,
+    );
+    let nll = eval::mean_nll(&log_probs);
+    println!(
+        "{}: {:?} NLL {nll:.4} nats/image, {:.5} bits/dim over {} images ({}, binarization: {})",
+        run.id(),
+        split,
+        eval::bits_per_dim(nll, dataset.dims()),
+        log_probs.len(),
+        dataset.spec.source,
+        dataset.binarization()
+    );
+    if let Some(path) = per_image {
+        #[derive(serde::Serialize)]
+        struct Row {
+            index: usize,
+            log_prob_nats: f64,
+        }
+        let rows: Vec<Row> = log_probs
+            .iter()
+            .enumerate()
+            .map(|(index, &log_prob_nats)| Row {
+                index,
+                log_prob_nats,
+            })
+            .collect();
+        results::write_csv(path, &rows)?;
+        println!("per-image log-likelihoods: {}", path.display());
+    }
+    Ok(())
+}
+
+fn cmd_sample(run_dir: &Path, count: i64, seed: u64, out: &Path) -> Result<()> {
+    if count < 1 {
+        bail!("--count: must be at least 1, got {count}");
+    }
+    let dir = check_run_dir(run_dir)?;
+    let (_, dataset, inst) = train::load_run(&dir, None)?;
+    let images = train::sample_images(inst.model.as_ref(), count, seed);
+    plots::sample_grid(&images, dataset.height, dataset.width, true, out)?;
+    println!("{count} samples (seed {seed}): {}", out.display());
+    Ok(())
+}
+
+/// Parses `HxW` (or a single `N` for N×N).
+pub fn parse_size(s: &str) -> Result<(usize, usize)> {
+    let parse = |v: &str| v.trim().parse::<usize>().ok().filter(|&n| n > 0);
+    let size = match s.split_once(['x', 'X', '×']) {
+        Some((h, w)) => parse(h).zip(parse(w)),
+        None => parse(s).map(|n| (n, n)),
+    };
+    size.with_context(|| {
+        format!("--size: expected HxW with positive integers, e.g. 28x28, got {s:?}")
+    })
+}
+
+fn cmd_orderings(size: &str, out: &Path, names: &[String]) -> Result<()> {
+    let (h, w) = parse_size(size)?;
+    let specs: Vec<OrderSpec> = if names.is_empty() {
+        order::gallery()
+    } else {
+        names.iter().map(|n| n.parse()).collect::<Result<_>>()?
+    };
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
+    for s in &specs {
+        order::render::render_path(s, h, w, &out.join(format!("{}.png", s.slug())))?;
+    }
+    let overview = out.join("overview.png");
+    order::render::render_overview(&specs, h, w, &overview)?;
+    println!(
+        "{} orderings drawn for {h}×{w} in {} (overview: {})",
+        specs.len(),
+        out.display(),
+        overview.display()
+    );
+    Ok(())
+}
+
+fn cmd_inspect(spec: &Spec) -> Result<()> {
+    let splits = data::load_splits(&spec.data)?;
+    let shape = Shape {
+        height: splits.train.height,
+        width: splits.train.width,
+    };
+    let d = shape.dims();
+    println!(
+        "experiment `{}`: data `{}`, {}×{} (D = {d}), binarization: {}",
+        spec.name,
+        spec.data.source,
+        shape.height,
+        shape.width,
+        data::describe_binarization(&spec.data)
+    );
+    println!(
+        "{} train / {} validation / {} test images\n",
+        splits.train.len(),
+        splits.val.len(),
+        splits.test.len()
+    );
+    println!(
+        "{:<16} {:<12} {:>14}  formula",
+        "model", "type", "parameters"
+    );
+    for m in &spec.models {
+        let closed = models::param_count(m, d);
+        let counted = if closed.is_some_and(|c| c <= 1 << 30) {
+            let vs = tch::nn::VarStore::new(tch::Device::Cpu);
+            models::build(m, &vs.root(), shape, (0..d).collect())
+                .ok()
+                .map(|m| m.num_params().to_string())
+        } else {
+            None
+        };
+        let shown = counted.unwrap_or_else(|| match closed {
+            Some(c) => format!("{c} (not built)"),
+            None => format!("2^{d} - 1 (not built)"),
+        });
+        println!(
+            "{:<16} {:<12} {:>14}  {}",
+            m.label(),
+            m.kind.name(),
+            shown,
+            formula(m)
+        );
+    }
+    let runs = spec.runs();
+    println!("\n{} run(s):", runs.len());
+    for r in runs {
+        println!("  {}", r.id());
+    }
+    Ok(())
+}
+
+fn formula(m: &crate::spec::ModelSpec) -> String {
+    use crate::spec::ModelKind::*;
+    match m.kind {
+        Independent => "D".into(),
+        Markov if m.k() == 1 => "2D - 1".into(),
+        Markov => format!("sum_t 2^min(t, {})", m.k()),
+        Tabular => "2^D - 1".into(),
+        Fvsbn => "D + D(D-1)/2".into(),
+        Nade => format!("2DH + D + H, H = {}", m.hidden()),
+    }
+}
+
+fn cmd_doctor() -> Result<()> {
+    println!("arlab {}", env!("CARGO_PKG_VERSION"));
+    println!("libtorch: {}", env!("ARLAB_TORCH_VERSION"));
+    let cuda = tch::Cuda::is_available();
+    println!("CUDA available: {cuda}");
+    println!("CUDA devices: {}", tch::Cuda::device_count());
+    println!("cuDNN available: {}", tch::Cuda::cudnn_is_available());
+    println!("threads: {} (intra-op)", tch::get_num_threads());
+    println!(
+        "default device for `device: auto`: {}",
+        if cuda { "cuda:0" } else { "cpu" }
+    );
+    for (name, dir, present, install) in data::builtins() {
+        let state = if present {
+            "present".to_string()
+        } else {
+            format!("MISSING — install with: {install}")
+        };
+        println!("data `{name}`: {} ({state})", dir.display());
+    }
+    Ok(())
+}

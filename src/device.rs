@@ -1,0 +1,52 @@
+//! `device: auto|cpu|cuda|cuda:N`, resolved against what libtorch sees.
+use anyhow::{bail, Result};
+use tch::{Cuda, Device};
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DeviceChoice {
+    Auto,
+    Cpu,
+    Cuda(usize),
+}
+
+impl DeviceChoice {
+    pub fn parse(s: &str) -> Result<DeviceChoice> {
+        Ok(match s.trim() {
+            "auto" => DeviceChoice::Auto,
+            "cpu" => DeviceChoice::Cpu,
+            "cuda" => DeviceChoice::Cuda(0),
+            other => match other.strip_prefix("cuda:").map(str::parse::<usize>) {
+                Some(Ok(n)) => DeviceChoice::Cuda(n),
+                _ => bail!("unknown device {other:?}; use auto, cpu, cuda or cuda:N"),
+            },
+        })
+    }
+
+    /// The device to use; `auto` falls back to the CPU (with a notice),
+    /// an explicit `cuda` without CUDA is an error.
+    pub fn resolve(self) -> Result<Device> {
+        let count = if Cuda::is_available() {
+            Cuda::device_count() as usize
+        } else {
+            0
+        };
+        match self {
+            DeviceChoice::Cpu => Ok(Device::Cpu),
+            DeviceChoice::Auto if count > 0 => Ok(Device::Cuda(0)),
+            DeviceChoice::Auto => {
+                static NOTICE: std::sync::Once = std::sync::Once::new();
+                NOTICE.call_once(|| {
+                    tracing::info!("note: CUDA is not available, `device: auto` uses the CPU")
+                });
+                Ok(Device::Cpu)
+            }
+            DeviceChoice::Cuda(_) if count == 0 => {
+                bail!("device: CUDA was requested but libtorch sees no CUDA device (see `arlab doctor`); use `device: auto` or `cpu`")
+            }
+            DeviceChoice::Cuda(n) if n >= count => {
+                bail!("device: cuda:{n} was requested but only {count} CUDA device(s) exist")
+            }
+            DeviceChoice::Cuda(n) => Ok(Device::Cuda(n)),
+        }
+    }
+}

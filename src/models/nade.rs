@@ -1,0 +1,106 @@
+//! NADE (Larochelle & Murray 2011):
+//! h_t = σ(c + Σ_{s<t} W_s x_s),  p(x_t = 1) = σ(b_t + V_t · h_t).
+//! 2DH + D + H parameters.
+//!
+//! Cost is O(DH) per image: the pre-activation is a running sum shared by all
+//! steps. For a batch we walk the sequence in blocks of `BLOCK` steps: inside
+//! a block the exclusive prefix sums come from one small strictly-triangular
+//! matmul (BLAS-friendly), between blocks a carry is added. The per-image
+//! cost is O(D·H·BLOCK) flops with BLOCK fixed — never O(D²H) — and it runs
+//! faster on a CPU than a per-step loop or a cumsum over a B×D×H tensor
+//! (see the benchmark in the README). Sampling is D steps of O(H).
+use tch::{nn, Tensor};
+
+use super::{bernoulli_log_prob, SeqNet};
+
+/// Steps per block in the batched forward pass.
+pub const BLOCK: i64 = 28;
+
+pub struct Nade {
+    /// Row s is W[:, s] of the paper: the input weights of pixel s (D×H).
+    w: Tensor,
+    c: Tensor,
+    /// Row t is V_t: the output weights of step t (D×H).
+    v: Tensor,
+    b: Tensor,
+    d: i64,
+}
+
+impl Nade {
+    pub fn new(vs: &nn::Path, d: usize, hidden: usize) -> Self {
+        let (d, h) = (d as i64, hidden as i64);
+        Nade {
+            w: vs.randn("w", &[d, h], 0.0, 0.01),
+            c: vs.zeros("c", &[h]),
+            v: vs.randn("v", &[d, h], 0.0, 0.01),
+            b: vs.zeros("b", &[d]),
+            d,
+        }
+    }
+}
+
+impl SeqNet for Nade {
+    fn log_conditionals(&self, xs: &Tensor) -> Tensor {
+        let batch = xs.size()[0];
+        let mut carry = self.c.unsqueeze(0).expand([batch, -1], false);
+        let mut out = Vec::with_capacity((self.d / BLOCK + 1) as usize);
+        let mut start = 0;
+        while start < self.d {
+            let len = BLOCK.min(self.d - start);
+            let xb = xs.narrow(1, start, len); // [B, L]
+            let wb = self.w.narrow(0, start, len); // [L, H]
+            let tri = Tensor::ones([len, len], (xs.kind(), xs.device())).tril(-1);
+            // pre[b, t] = carry[b] + Σ_{s<t in block} x[b, s] W_s
+            let pre = carry.unsqueeze(1) + (xb.unsqueeze(1) * tri).matmul(&wb); // [B, L, H]
+            let h = pre.sigmoid();
+            let vb = self.v.narrow(0, start, len);
+            let logits = (h * vb).sum_dim_intlist(-1, false, None) + self.b.narrow(0, start, len);
+            out.push(bernoulli_log_prob(&logits, &xb));
+            carry = carry + xb.matmul(&wb);
+            start += len;
+        }
+        Tensor::cat(&out, 1)
+    }
+
+    fn sample(&self, u: &Tensor) -> Tensor {
+        let _guard = tch::no_grad_guard();
+        let kind = u.kind();
+        let (w, v, b) = (
+            self.w.to_kind(kind),
+            self.v.to_kind(kind),
+            self.b.to_kind(kind),
+        );
+        let n = u.size()[0];
+        let mut a = self.c.to_kind(kind).unsqueeze(0).repeat([n, 1]);
+        let x = u.zeros_like();
+        for t in 0..self.d {
+            let p = (a.sigmoid().matmul(&v.get(t)) + b.get(t)).sigmoid();
+            let xt = u.select(1, t).lt_tensor(&p).to_kind(kind);
+            a += xt.unsqueeze(1) * w.get(t).unsqueeze(0);
+            x.select(1, t).copy_(&xt);
+        }
+        x
+    }
+
+    fn num_params(&self) -> i64 {
+        [&self.w, &self.c, &self.v, &self.b]
+            .iter()
+            .map(|t| t.numel() as i64)
+            .sum()
+    }
+}
+
+/// Used by tests to compare against a plain per-step reference.
+#[cfg(test)]
+pub(crate) fn reference_log_conditionals(n: &Nade, xs: &Tensor) -> Tensor {
+    let batch = xs.size()[0];
+    let mut a = n.c.unsqueeze(0).expand([batch, -1], false);
+    let mut out = Vec::new();
+    for t in 0..n.d {
+        let logit = (a.sigmoid() * n.v.get(t)).sum_dim_intlist(-1, false, None) + n.b.get(t);
+        let xt = xs.select(1, t);
+        out.push(bernoulli_log_prob(&logit, &xt));
+        a = a + xt.unsqueeze(1) * n.w.get(t);
+    }
+    Tensor::stack(&out, 1)
+}

@@ -1,0 +1,179 @@
+//! The results tree:
+//!
+//! ```text
+//! results/<experiment>/
+//!   comparison.csv  comparison.md  nll_curves.png  samples.png
+//!   <model>-<ordering>-s<seed>/
+//!     spec.yaml  metrics.csv  summary.json  nll_curve.png
+//!     samples/epoch-NNNN.png  checkpoints/{best,last}.ot  log.txt
+//! ```
+//! Every file is written to a temporary name and renamed into place, so a
+//! reader never sees half a file.
+pub mod compare;
+pub mod plots;
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result};
+use serde::{Deserialize, Serialize};
+
+/// Per-run summary, `summary.json`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Summary {
+    pub experiment: String,
+    pub run: String,
+    pub model: String,
+    pub model_type: String,
+    pub ordering: String,
+    pub seed: u64,
+    pub parameters: i64,
+    pub height: usize,
+    pub width: usize,
+    pub data: String,
+    pub binarization: String,
+    pub device: String,
+    pub epochs_run: usize,
+    pub best_epoch: usize,
+    pub best_val_nll: f64,
+    pub test_nll: f64,
+    pub test_bits_per_dim: f64,
+    pub test_images: usize,
+    pub train_seconds: f64,
+    pub train_images_per_s: f64,
+    pub eval_images_per_s: f64,
+    pub stopped_early: bool,
+    pub status: String,
+}
+
+/// One row of `metrics.csv`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct MetricRow {
+    pub epoch: usize,
+    pub train_nll: f64,
+    pub val_nll: f64,
+    pub lr: f64,
+    pub seconds: f64,
+    pub train_images_per_s: f64,
+}
+
+/// Paths inside one run directory.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    pub root: PathBuf,
+}
+
+impl RunDir {
+    pub fn new(root: impl Into<PathBuf>) -> RunDir {
+        RunDir { root: root.into() }
+    }
+    pub fn spec(&self) -> PathBuf {
+        self.root.join("spec.yaml")
+    }
+    pub fn metrics(&self) -> PathBuf {
+        self.root.join("metrics.csv")
+    }
+    pub fn summary(&self) -> PathBuf {
+        self.root.join("summary.json")
+    }
+    pub fn curve(&self) -> PathBuf {
+        self.root.join("nll_curve.png")
+    }
+    pub fn log(&self) -> PathBuf {
+        self.root.join("log.txt")
+    }
+    pub fn samples_dir(&self) -> PathBuf {
+        self.root.join("samples")
+    }
+    pub fn samples(&self, epoch: usize) -> PathBuf {
+        self.samples_dir().join(format!("epoch-{epoch:04}.png"))
+    }
+    pub fn checkpoints(&self) -> PathBuf {
+        self.root.join("checkpoints")
+    }
+    pub fn best_checkpoint(&self) -> PathBuf {
+        self.checkpoints().join("best.ot")
+    }
+    pub fn last_checkpoint(&self) -> PathBuf {
+        self.checkpoints().join("last.ot")
+    }
+
+    pub fn create(&self) -> Result<()> {
+        for dir in [self.root.clone(), self.samples_dir(), self.checkpoints()] {
+            std::fs::create_dir_all(&dir)
+                .with_context(|| format!("cannot create results directory `{}`", dir.display()))?;
+        }
+        Ok(())
+    }
+
+    pub fn read_summary(&self) -> Result<Summary> {
+        let path = self.summary();
+        let text = std::fs::read_to_string(&path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        serde_json::from_str(&text)
+            .with_context(|| format!("`{}` is not a valid summary", path.display()))
+    }
+
+    pub fn read_metrics(&self) -> Result<Vec<MetricRow>> {
+        let path = self.metrics();
+        let mut reader = csv::Reader::from_path(&path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        reader
+            .deserialize()
+            .collect::<Result<Vec<MetricRow>, _>>()
+            .with_context(|| format!("`{}` is not a valid metrics file", path.display()))
+    }
+}
+
+/// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
+    let tmp = temp_path(path);
+    let result = (|| -> std::io::Result<()> {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result.with_context(|| format!("cannot write `{}`", path.display()))
+}
+
+/// Runs `write` on a temporary path, then renames it to `path`.
+pub fn with_temp_file(path: &Path, write: impl FnOnce(&Path) -> Result<()>) -> Result<()> {
+    let tmp = temp_path(path);
+    match write(&tmp) {
+        Ok(()) => std::fs::rename(&tmp, path)
+            .with_context(|| format!("cannot write `{}`", path.display())),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
+    }
+}
+
+/// `dir/name.tmp.ext` (keeps the extension, which some writers dispatch on).
+fn temp_path(path: &Path) -> PathBuf {
+    let stem = path.file_stem().and_then(|s| s.to_str()).unwrap_or("file");
+    let name = match path.extension().and_then(|e| e.to_str()) {
+        Some(ext) => format!(".{stem}.tmp.{ext}"),
+        None => format!(".{stem}.tmp"),
+    };
+    path.with_file_name(name)
+}
+
+pub fn write_json<T: Serialize>(path: &Path, value: &T) -> Result<()> {
+    let mut text = serde_json::to_string_pretty(value)?;
+    text.push('\n');
+    write_atomic(path, text.as_bytes())
+}
+
+pub fn write_csv<T: Serialize>(path: &Path, rows: &[T]) -> Result<()> {
+    let mut w = csv::Writer::from_writer(Vec::new());
+    for r in rows {
+        w.serialize(r)?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    write_atomic(path, &bytes)
+}

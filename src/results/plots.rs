@@ -1,0 +1,224 @@
+//! Plots and image grids: NLL curves (plotters) and sample grids (image).
+use std::path::Path;
+
+use anyhow::{anyhow, Context, Result};
+use plotters::prelude::*;
+
+use super::{with_temp_file, MetricRow};
+use crate::order::render::ensure_font;
+
+/// One run's train and validation NLL per epoch.
+pub fn nll_curve(rows: &[MetricRow], title: &str, path: &Path) -> Result<()> {
+    let series = vec![
+        (
+            "train".to_string(),
+            rows.iter()
+                .map(|r| (r.epoch as f64, r.train_nll))
+                .collect::<Vec<_>>(),
+        ),
+        (
+            "validation".to_string(),
+            rows.iter().map(|r| (r.epoch as f64, r.val_nll)).collect(),
+        ),
+    ];
+    line_chart(&series, title, path)
+}
+
+/// Every run's validation curve, overlaid, with a legend.
+pub fn nll_curves(runs: &[(String, Vec<MetricRow>)], title: &str, path: &Path) -> Result<()> {
+    let series: Vec<_> = runs
+        .iter()
+        .map(|(name, rows)| {
+            (
+                name.clone(),
+                rows.iter().map(|r| (r.epoch as f64, r.val_nll)).collect(),
+            )
+        })
+        .collect();
+    line_chart(&series, title, path)
+}
+
+fn line_chart(series: &[(String, Vec<(f64, f64)>)], title: &str, path: &Path) -> Result<()> {
+    ensure_font();
+    let points = series
+        .iter()
+        .flat_map(|(_, s)| s.iter())
+        .filter(|p| p.1.is_finite());
+    let (mut x1, mut y0, mut y1) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
+    for &(x, y) in points {
+        x1 = x1.max(x);
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    if !y0.is_finite() {
+        (y0, y1) = (0.0, 1.0);
+    }
+    let pad = ((y1 - y0) * 0.05).max(1e-3);
+    let legend_rows = series.len() as u32;
+    let height = 480 + 18 * legend_rows.saturating_sub(6);
+    with_temp_file(path, |tmp| {
+        let root = BitMapBackend::new(tmp, (820, height)).into_drawing_area();
+        let draw = || -> Result<(), Box<dyn std::error::Error>> {
+            root.fill(&WHITE)?;
+            let mut chart = ChartBuilder::on(&root)
+                .caption(title, ("sans-serif", 20))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(70)
+                .build_cartesian_2d(1.0f64..x1.max(2.0), (y0 - pad)..(y1 + pad))?;
+            chart
+                .configure_mesh()
+                .x_desc("epoch")
+                .y_desc("NLL (nats / image)")
+                .label_style(("sans-serif", 14))
+                .draw()?;
+            for (i, (name, pts)) in series.iter().enumerate() {
+                let color = Palette99::pick(i).to_rgba();
+                let pts: Vec<_> = pts.iter().copied().filter(|p| p.1.is_finite()).collect();
+                chart
+                    .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
+                    .label(name.as_str())
+                    .legend(move |(x, y)| {
+                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
+                    });
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+            }
+            chart
+                .configure_series_labels()
+                .position(SeriesLabelPosition::UpperRight)
+                .background_style(WHITE.mix(0.85))
+                .border_style(BLACK)
+                .label_font(("sans-serif", 13))
+                .draw()?;
+            root.present()?;
+            Ok(())
+        };
+        draw().map_err(|e| anyhow!("cannot draw `{}`: {e}", path.display()))
+    })
+}
+
+/// Pixel intensity in [0, 255] for a value that is binary (0/1) or 8-bit.
+fn level(v: f32, binary: bool) -> u8 {
+    if binary {
+        if v > 0.5 {
+            255
+        } else {
+            0
+        }
+    } else {
+        v.clamp(0.0, 255.0) as u8
+    }
+}
+
+/// Scale so small images are still visible (each cell at least ~56 px).
+fn scale_for(height: usize) -> usize {
+    (56 / height.max(1)).clamp(1, 16)
+}
+
+/// Renders `images` (`n` rows of H·W values) into an RGB buffer, `cols` per row.
+fn grid_buffer(
+    images: &[Vec<f32>],
+    height: usize,
+    width: usize,
+    cols: usize,
+    binary: bool,
+) -> (Vec<u8>, usize, usize) {
+    let s = scale_for(height);
+    let rows = images.len().div_ceil(cols).max(1);
+    let (cw, ch) = (width * s + 2, height * s + 2);
+    let (w, h) = (cols * cw + 2, rows * ch + 2);
+    let mut buf = vec![128u8; w * h * 3];
+    for (i, img) in images.iter().enumerate() {
+        let (ox, oy) = (2 + (i % cols) * cw, 2 + (i / cols) * ch);
+        for y in 0..height * s {
+            for x in 0..width * s {
+                let v = level(img[(y / s) * width + x / s], binary);
+                let at = ((oy + y) * w + ox + x) * 3;
+                buf[at..at + 3].copy_from_slice(&[v, v, v]);
+            }
+        }
+    }
+    (buf, w, h)
+}
+
+fn save_rgb(path: &Path, buf: Vec<u8>, w: usize, h: usize) -> Result<()> {
+    let img = image::RgbImage::from_raw(w as u32, h as u32, buf).context("image buffer size")?;
+    with_temp_file(path, |tmp| {
+        img.save_with_format(tmp, image::ImageFormat::Png)
+            .with_context(|| format!("cannot write `{}`", path.display()))
+    })
+}
+
+/// A grid of sample images (8 per row).
+pub fn sample_grid(
+    images: &[Vec<f32>],
+    height: usize,
+    width: usize,
+    binary: bool,
+    path: &Path,
+) -> Result<()> {
+    let (buf, w, h) = grid_buffer(images, height, width, 8, binary);
+    save_rgb(path, buf, w, h)
+}
+
+/// One labelled row of samples per run.
+pub fn labelled_rows(
+    rows: &[(String, Vec<Vec<f32>>)],
+    height: usize,
+    width: usize,
+    binary: bool,
+    path: &Path,
+) -> Result<()> {
+    ensure_font();
+    let label_w = 300usize;
+    let parts: Vec<_> = rows
+        .iter()
+        .map(|(_, imgs)| grid_buffer(imgs, height, width, 8, binary))
+        .collect();
+    let grid_w = parts.iter().map(|p| p.1).max().unwrap_or(1);
+    let row_h = parts.iter().map(|p| p.2).max().unwrap_or(1).max(24);
+    let (w, h) = (label_w + grid_w, row_h * rows.len().max(1));
+    let mut buf = vec![255u8; w * h * 3];
+    for (r, (part, pw, ph)) in parts.iter().enumerate() {
+        for y in 0..*ph {
+            let src = &part[y * pw * 3..(y + 1) * pw * 3];
+            let at = ((r * row_h + y) * w + label_w) * 3;
+            buf[at..at + pw * 3].copy_from_slice(src);
+        }
+    }
+    {
+        let root = BitMapBackend::with_buffer(&mut buf, (w as u32, h as u32)).into_drawing_area();
+        for (r, (label, _)) in rows.iter().enumerate() {
+            let y = (r * row_h + row_h / 2) as i32 - 8;
+            root.draw(&Text::new(label.as_str(), (8, y), ("sans-serif", 16)))
+                .map_err(|e| anyhow!("cannot draw `{}`: {e}", path.display()))?;
+        }
+        root.present()
+            .map_err(|e| anyhow!("cannot draw `{}`: {e}", path.display()))?;
+    }
+    save_rgb(path, buf, w, h)
+}
+
+/// Reads the first row (8 images) of a sample grid written by [`sample_grid`].
+pub fn read_first_row(path: &Path, height: usize, width: usize) -> Result<Vec<Vec<f32>>> {
+    let img = image::open(path)
+        .with_context(|| format!("cannot read `{}`", path.display()))?
+        .to_luma8();
+    let s = scale_for(height);
+    let (cw, ch) = (width * s + 2, height * s + 2);
+    let cols = ((img.width() as usize).saturating_sub(2) / cw).min(8);
+    if (img.height() as usize) < ch {
+        anyhow::bail!("`{}` is smaller than one grid row", path.display());
+    }
+    Ok((0..cols)
+        .map(|i| {
+            let (ox, oy) = (2 + i * cw, 2);
+            (0..height * width)
+                .map(|p| {
+                    img.get_pixel((ox + (p % width) * s) as u32, (oy + (p / width) * s) as u32)[0]
+                        as f32
+                })
+                .collect()
+        })
+        .collect())
+}
