@@ -18,7 +18,7 @@ use crate::spec::{ModelKind, ModelSpec};
 
 pub use fvsbn::Fvsbn;
 pub use independent::Independent;
-pub use nade::Nade;
+pub use nade::{Nade, BLOCK as NADE_BLOCK};
 pub use table::TableAr;
 
 /// An explicit density model over images of D pixels.

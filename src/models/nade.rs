@@ -24,12 +24,20 @@ pub struct Nade {
     v: Tensor,
     b: Tensor,
     d: i64,
+    block: i64,
 }
 
 impl Nade {
     pub fn new(vs: &nn::Path, d: usize, hidden: usize) -> Self {
+        Nade::with_block(vs, d, hidden, BLOCK as usize)
+    }
+
+    /// As [`Nade::new`] with another block length (1 = a plain per-step loop;
+    /// the benchmark compares them).
+    pub fn with_block(vs: &nn::Path, d: usize, hidden: usize, block: usize) -> Self {
         let (d, h) = (d as i64, hidden as i64);
         Nade {
+            block: block.max(1) as i64,
             w: vs.randn("w", &[d, h], 0.0, 0.01),
             c: vs.zeros("c", &[h]),
             v: vs.randn("v", &[d, h], 0.0, 0.01),
@@ -43,10 +51,10 @@ impl SeqNet for Nade {
     fn log_conditionals(&self, xs: &Tensor) -> Tensor {
         let batch = xs.size()[0];
         let mut carry = self.c.unsqueeze(0).expand([batch, -1], false);
-        let mut out = Vec::with_capacity((self.d / BLOCK + 1) as usize);
+        let mut out = Vec::with_capacity((self.d / self.block + 1) as usize);
         let mut start = 0;
         while start < self.d {
-            let len = BLOCK.min(self.d - start);
+            let len = self.block.min(self.d - start);
             let xb = xs.narrow(1, start, len); // [B, L]
             let wb = self.w.narrow(0, start, len); // [L, H]
             let tri = Tensor::ones([len, len], (xs.kind(), xs.device())).tril(-1);
