@@ -10,21 +10,37 @@ use arlab::models::{DensityModel, Nade, Permuted};
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 fn env_list(name: &str, default: &str) -> Vec<usize> {
-    std::env::var(name).unwrap_or_else(|_| default.into()).split_whitespace().filter_map(|v| v.parse().ok()).collect()
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split_whitespace()
+        .filter_map(|v| v.parse().ok())
+        .collect()
 }
 
 fn main() {
     let d = 784usize;
     let h = env_list("NADE_H", "500")[0];
-    let seconds: f64 = std::env::var("NADE_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(4.0);
+    let seconds: f64 = std::env::var("NADE_SECONDS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(4.0);
     println!("NADE D={d} H={h}, {} torch threads", tch::get_num_threads());
-    println!("{:>6} {:>6} {:>14} {:>14}", "batch", "block", "train img/s", "eval img/s");
+    println!(
+        "{:>6} {:>6} {:>14} {:>14}",
+        "batch", "block", "train img/s", "eval img/s"
+    );
     for batch in env_list("NADE_BATCHES", "100 512") {
         tch::manual_seed(0);
-        let x = Tensor::rand([batch as i64, d as i64], (Kind::Float, Device::Cpu)).gt(0.5).to_kind(Kind::Float);
+        let x = Tensor::rand([batch as i64, d as i64], (Kind::Float, Device::Cpu))
+            .gt(0.5)
+            .to_kind(Kind::Float);
         for block in env_list("NADE_BLOCKS", "1 14 28 56 112") {
             let vs = nn::VarStore::new(Device::Cpu);
-            let model = Permuted::new(Nade::with_block(&vs.root(), d, h, block), (0..d).collect(), Device::Cpu);
+            let model = Permuted::new(
+                Nade::with_block(&vs.root(), d, h, block),
+                (0..d).collect(),
+                Device::Cpu,
+            );
             let mut opt = nn::Adam::default().build(&vs, 1e-3).unwrap();
             let train = rate(seconds, batch, || {
                 let loss = -model.log_prob(&x).mean(Kind::Double);

@@ -279,7 +279,7 @@ fn cmd_inspect(spec: &Spec) -> Result<()> {
         splits.test.len()
     );
     println!(
-        "{:<16} {:<12} {:>14}  formula",
+        "{:<16} {:<12} {:>22}  formula",
         "model", "type", "parameters"
     );
     for m in &spec.models {
@@ -297,7 +297,7 @@ fn cmd_inspect(spec: &Spec) -> Result<()> {
             None => format!("2^{d} - 1 (not built)"),
         });
         println!(
-            "{:<16} {:<12} {:>14}  {}",
+            "{:<16} {:<12} {:>22}  {}",
             m.label(),
             m.kind.name(),
             shown,

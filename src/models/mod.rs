@@ -114,6 +114,9 @@ impl Shape {
 /// The largest image the tabular chain rule accepts (2^20 − 1 parameters).
 pub const TABULAR_MAX_DIMS: usize = 20;
 
+/// The largest Markov table built (2^26 logits, 256 MiB in float32).
+pub const MARKOV_MAX_ENTRIES: u64 = 1 << 26;
+
 /// Builds the model a spec names, its parameters under `vs`.
 pub fn build(
     spec: &ModelSpec,
@@ -131,7 +134,16 @@ pub fn build(
     let dev = vs.device();
     Ok(match spec.kind {
         ModelKind::Independent => Box::new(Permuted::new(Independent::new(vs, d), order, dev)),
-        ModelKind::Markov => Box::new(Permuted::new(TableAr::new(vs, d, spec.k()), order, dev)),
+        ModelKind::Markov => {
+            let size = table::table_size(d, spec.k());
+            if size > MARKOV_MAX_ENTRIES {
+                bail!(
+                    "markov: k = {} on D = {d} pixels needs {size} table entries (Σ_t 2^min(t, k)); the limit is {MARKOV_MAX_ENTRIES}: use a smaller k",
+                    spec.k()
+                );
+            }
+            Box::new(Permuted::new(TableAr::new(vs, d, spec.k()), order, dev))
+        }
         ModelKind::Tabular => {
             if d > TABULAR_MAX_DIMS {
                 bail!(

@@ -62,7 +62,8 @@ impl SeqNet for Nade {
             let pre = carry.unsqueeze(1) + (xb.unsqueeze(1) * tri).matmul(&wb); // [B, L, H]
             let h = pre.sigmoid();
             let vb = self.v.narrow(0, start, len);
-            let logits = (h * vb).sum_dim_intlist(-1, false, None) + self.b.narrow(0, start, len);
+            let logits = Tensor::einsum("blh,lh->bl", &[&h, &vb], None::<i64>)
+                + self.b.narrow(0, start, len);
             out.push(bernoulli_log_prob(&logits, &xb));
             carry = carry + xb.matmul(&wb);
             start += len;

@@ -69,6 +69,9 @@ fn line_chart(series: &[(String, Vec<(f64, f64)>)], title: &str, path: &Path) ->
             chart
                 .configure_mesh()
                 .x_desc("epoch")
+                .x_labels((x1 as usize).clamp(2, 12))
+                .x_label_formatter(&|x| format!("{x:.0}"))
+                .light_line_style(WHITE.mix(0.0))
                 .y_desc("NLL (nats / image)")
                 .label_style(("sans-serif", 14))
                 .draw()?;

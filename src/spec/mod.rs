@@ -95,7 +95,7 @@ fn one() -> usize {
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct SyntheticSpec {
     pub height: usize,
     pub width: usize,
@@ -286,7 +286,7 @@ impl Spec {
                 .map_err(|e| describe(&format!("{origin} (after --set)"), e))?
         };
         spec.validate()
-            .map_err(|e| anyhow::anyhow!("{origin}: {e}"))?;
+            .map_err(|e| anyhow::anyhow!("{origin}: {e:#}"))?;
         Ok(spec)
     }
 

@@ -43,7 +43,7 @@ pub fn apply_override(root: &mut Value, assignment: &str) -> Result<()> {
                 }
                 map.get_mut(&k).expect("inserted above")
             }
-            Value::Null if !last => {
+            Value::Null => {
                 *node = Value::Mapping(Mapping::new());
                 let Value::Mapping(map) = node else {
                     unreachable!()

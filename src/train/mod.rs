@@ -149,6 +149,12 @@ impl RunLog {
 /// Trains one run into `dir` and returns its summary.
 pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) -> Result<Summary> {
     let t = &run.spec.train;
+    let shape = Shape {
+        height: data.height,
+        width: data.width,
+    };
+    // Build first: a model that cannot be built leaves no run directory behind.
+    let mut inst = instantiate(run, shape)?;
     dir.create()?;
     results::write_atomic(&dir.spec(), run.spec.to_yaml().as_bytes())?;
     let log_path = dir.log();
@@ -156,11 +162,6 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
         file: std::fs::File::create(&log_path)
             .with_context(|| format!("cannot write `{}`", log_path.display()))?,
     };
-    let shape = Shape {
-        height: data.height,
-        width: data.width,
-    };
-    let mut inst = instantiate(run, shape)?;
     let (model, device) = (&inst.model, inst.device);
     log.line(&format!(
         "{}: {} parameters, ordering {}, seed {}, device {:?}, binarization {}",
