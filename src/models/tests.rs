@@ -27,6 +27,7 @@ fn specs() -> Vec<ModelSpec> {
         name: None,
         hidden,
         k,
+        lr: None,
     };
     vec![
         m(ModelKind::Independent, None, None),
@@ -249,6 +250,7 @@ fn tabular_refuses_more_than_twenty_pixels() {
         name: None,
         hidden: None,
         k: None,
+        lr: None,
     };
     let vs = nn::VarStore::new(Device::Cpu);
     let err = build(

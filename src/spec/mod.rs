@@ -158,6 +158,10 @@ pub struct ModelSpec {
     /// Markov: how many previous pixels (in the ordering) each pixel sees.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub k: Option<usize>,
+    /// This model's learning rate, in place of `train.lr` (models on one
+    /// budget often want different rates: a table of logits far more than NADE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lr: Option<f64>,
 }
 
 impl ModelSpec {
@@ -411,6 +415,16 @@ impl ModelSpec {
         }
         if self.k == Some(0) {
             bail!("k: must be at least 1, got 0");
+        }
+        if let Some(lr) = self.lr {
+            if !(lr > 0.0 && lr.is_finite()) {
+                bail!("lr: must be a positive number, got {lr}");
+            }
+        }
+        if let Some(lr) = self.lr {
+            if !(lr > 0.0 && lr.is_finite()) {
+                bail!("lr: must be a positive number, got {lr}");
+            }
         }
         if let Some(name) = &self.name {
             if name.is_empty() || name.contains(['/', '\\']) {

@@ -596,3 +596,16 @@ fn load_reads_files_and_names_missing_ones() {
     let msg = format!("{:#}", Spec::load(&missing, &[]).unwrap_err());
     assert_contains(&msg, &["cannot read spec", "nope.yaml"]);
 }
+
+#[test]
+fn model_learning_rate_overrides_and_is_validated() {
+    let text = "name: e\ndata: {source: synthetic}\nmodels:\n  - {type: fvsbn, lr: 0.01}\norderings: [raster]\n";
+    let spec = Spec::parse(text, "exp.yaml", &[]).unwrap();
+    assert_eq!(spec.models[0].lr, Some(0.01));
+    let err = Spec::parse(text, "exp.yaml", &["models.0.lr=0".to_string()]).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("models[0]") && msg.contains("lr: must be a positive number"),
+        "{msg}"
+    );
+}

@@ -124,13 +124,13 @@ pub fn run_experiment(spec: &Spec, opts: &Options) -> Result<Vec<Summary>> {
     Ok(summaries)
 }
 
-/// The learning rate of a (1-based) epoch.
-pub fn learning_rate(t: &TrainSpec, epoch: usize) -> f64 {
+/// The learning rate of a (1-based) epoch, starting from `base`.
+pub fn learning_rate(t: &TrainSpec, base: f64, epoch: usize) -> f64 {
     let e = (epoch - 1) as f64;
     match t.schedule {
-        Schedule::Constant => t.lr,
-        Schedule::Cosine => t.lr * 0.5 * (1.0 + (std::f64::consts::PI * e / t.epochs as f64).cos()),
-        Schedule::Step => t.lr * t.gamma.powi(((epoch - 1) / t.step_size) as i32),
+        Schedule::Constant => base,
+        Schedule::Cosine => base * 0.5 * (1.0 + (std::f64::consts::PI * e / t.epochs as f64).cos()),
+        Schedule::Step => base * t.gamma.powi(((epoch - 1) / t.step_size) as i32),
     }
 }
 
@@ -172,13 +172,14 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
         device,
         data.binarization()
     ));
+    let base_lr = run.model.lr.unwrap_or(t.lr);
     let mut opt = nn::Adam {
         beta1: t.betas[0],
         beta2: t.betas[1],
         wd: t.weight_decay,
         ..Default::default()
     }
-    .build(&inst.vs, t.lr)?;
+    .build(&inst.vs, base_lr)?;
 
     let val = data.split(Split::Val);
     let n_train = data.split(Split::Train).size()[0];
@@ -189,7 +190,7 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
     let mut stopped_early = false;
 
     for epoch in 1..=t.epochs {
-        let lr = learning_rate(t, epoch);
+        let lr = learning_rate(t, base_lr, epoch);
         opt.set_lr(lr);
         let x = data.train_epoch(epoch);
         let order = Tensor::from_slice(&rng::permutation(
