@@ -65,7 +65,7 @@ impl SeqNet for Nade {
             let logits = Tensor::einsum("blh,lh->bl", &[&h, &vb], None::<i64>)
                 + self.b.narrow(0, start, len);
             out.push(bernoulli_log_prob(&logits, &xb));
-            carry = carry + xb.matmul(&wb);
+            carry = &carry + xb.matmul(&wb); // not `+=`: carry starts as an expanded view
             start += len;
         }
         Tensor::cat(&out, 1)
@@ -109,7 +109,7 @@ pub(crate) fn reference_log_conditionals(n: &Nade, xs: &Tensor) -> Tensor {
         let logit = (a.sigmoid() * n.v.get(t)).sum_dim_intlist(-1, false, None) + n.b.get(t);
         let xt = xs.select(1, t);
         out.push(bernoulli_log_prob(&logit, &xt));
-        a = a + xt.unsqueeze(1) * n.w.get(t);
+        a = &a + xt.unsqueeze(1) * n.w.get(t);
     }
     Tensor::stack(&out, 1)
 }
