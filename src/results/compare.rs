@@ -16,9 +16,9 @@ struct Row<'a> {
     seed: u64,
     parameters: i64,
     best_epoch: usize,
-    val_nll: f64,
-    test_nll_nats: f64,
-    bits_per_dim: f64,
+    val_nll: Option<f64>,
+    test_nll_nats: Option<f64>,
+    bits_per_dim: Option<f64>,
     binarization: &'a str,
     train_seconds: f64,
     status: &'a str,
@@ -43,9 +43,9 @@ pub fn write(experiment_dir: &Path, name: &str, run_ids: &[String]) -> Result<us
             seed: s.seed,
             parameters: s.parameters,
             best_epoch: s.best_epoch,
-            val_nll: round4(s.best_val_nll),
-            test_nll_nats: round4(s.test_nll),
-            bits_per_dim: round4(s.test_bits_per_dim),
+            val_nll: s.best_val_nll.map(round4),
+            test_nll_nats: s.test_nll.map(round4),
+            bits_per_dim: s.test_bits_per_dim.map(round4),
             binarization: &s.binarization,
             train_seconds: (s.train_seconds * 10.0).round() / 10.0,
             status: &s.status,
@@ -98,7 +98,12 @@ fn round4(x: f64) -> f64 {
 /// The comparison as a Markdown table, best test NLL first.
 pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
     let mut sorted: Vec<&Summary> = runs.iter().map(|(_, s)| s).collect();
-    sorted.sort_by(|a, b| a.test_nll.total_cmp(&b.test_nll));
+    // Failed runs (no test NLL) last.
+    sorted.sort_by(|a, b| {
+        a.test_nll
+            .unwrap_or(f64::INFINITY)
+            .total_cmp(&b.test_nll.unwrap_or(f64::INFINITY))
+    });
     let mut md = String::new();
     let _ = writeln!(md, "# {name}\n");
     if let Some(s) = sorted.first() {
@@ -108,21 +113,24 @@ pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
             s.data, s.height, s.width, s.binarization
         );
     }
-    let _ = writeln!(md, "| model | ordering | seed | parameters | best epoch | val NLL | test NLL (nats) | bits/dim | train s |");
-    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|");
+    let _ = writeln!(md, "| model | ordering | seed | parameters | best epoch | val NLL | test NLL (nats) | bits/dim | train s | status |");
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    let num =
+        |v: Option<f64>, digits: usize| v.map_or("—".to_string(), |x| format!("{x:.digits$}"));
     for s in sorted {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {:.2} | {:.2} | {:.4} | {:.0} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} |",
             s.model,
             s.ordering,
             s.seed,
             s.parameters,
             s.best_epoch,
-            s.best_val_nll,
-            s.test_nll,
-            s.test_bits_per_dim,
-            s.train_seconds
+            num(s.best_val_nll, 2),
+            num(s.test_nll, 2),
+            num(s.test_bits_per_dim, 4),
+            s.train_seconds,
+            s.status
         );
     }
     md

@@ -35,15 +35,25 @@ pub struct Summary {
     pub device: String,
     pub epochs_run: usize,
     pub best_epoch: usize,
-    pub best_val_nll: f64,
-    pub test_nll: f64,
-    pub test_bits_per_dim: f64,
+    /// Absent when no epoch finished.
+    pub best_val_nll: Option<f64>,
+    /// Absent for a failed run.
+    pub test_nll: Option<f64>,
+    pub test_bits_per_dim: Option<f64>,
     pub test_images: usize,
     pub train_seconds: f64,
     pub train_images_per_s: f64,
     pub eval_images_per_s: f64,
     pub stopped_early: bool,
+    /// `ok`, or `failed: <reason>`.
     pub status: String,
+}
+
+impl Summary {
+    /// The reason a run failed, if it did.
+    pub fn failure(&self) -> Option<&str> {
+        self.status.strip_prefix("failed: ")
+    }
 }
 
 /// One row of `metrics.csv`.
@@ -96,6 +106,22 @@ impl RunDir {
     }
     pub fn last_checkpoint(&self) -> PathBuf {
         self.checkpoints().join("last.ot")
+    }
+
+    /// Removes temporary files a killed writer may have left behind.
+    pub fn remove_temp_files(&self) {
+        for dir in [self.root.clone(), self.samples_dir(), self.checkpoints()] {
+            let Ok(entries) = std::fs::read_dir(&dir) else {
+                continue;
+            };
+            for entry in entries.flatten() {
+                let name = entry.file_name();
+                let name = name.to_string_lossy();
+                if name.starts_with('.') && name.contains(".tmp") {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
     }
 
     pub fn create(&self) -> Result<()> {

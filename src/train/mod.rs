@@ -8,7 +8,7 @@ use std::time::Instant;
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
-use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
 use crate::data::{Dataset, Split};
 use crate::device::DeviceChoice;
@@ -17,6 +17,13 @@ use crate::models::{self, DensityModel, Shape};
 use crate::results::{self, compare, plots, MetricRow, RunDir, Summary};
 use crate::rng;
 use crate::spec::{RunSpec, Schedule, Spec, TrainSpec};
+
+pub mod adam;
+pub mod checkpoint;
+mod lock;
+
+use adam::Adam;
+use checkpoint::Progress;
 
 /// Settings of `arlab run` that are not part of the spec.
 #[derive(Clone, Debug)]
@@ -80,11 +87,14 @@ pub fn load_run(dir: &RunDir, data_override: Option<&str>) -> Result<(RunSpec, D
     Ok((run, data, inst))
 }
 
-/// Runs every run of the experiment and writes the comparison.
+/// Runs every run of the experiment and writes the comparison. A run that
+/// diverges is marked failed and the others go on; the result is an error
+/// if any run failed.
 pub fn run_experiment(spec: &Spec, opts: &Options) -> Result<Vec<Summary>> {
     let exp_dir = opts.results.join(&spec.name);
     std::fs::create_dir_all(&exp_dir)
         .with_context(|| format!("cannot create results directory `{}`", exp_dir.display()))?;
+    let _lock = lock::acquire(&exp_dir, &spec.name)?;
     let data = Dataset::load(&spec.data)?;
     let runs = spec.runs();
     tracing::info!(
@@ -102,27 +112,67 @@ pub fn run_experiment(spec: &Spec, opts: &Options) -> Result<Vec<Summary>> {
     let mut summaries = Vec::new();
     for (i, run) in runs.iter().enumerate() {
         let dir = RunDir::new(exp_dir.join(run.id()));
-        if !opts.force {
-            if let Ok(done) = dir.read_summary() {
-                tracing::info!(
-                    "[{}/{}] {}: already finished, skipped (use --force to redo)",
-                    i + 1,
-                    runs.len(),
-                    run.id()
-                );
-                summaries.push(done);
-                continue;
+        let tag = format!("[{}/{}] {}", i + 1, runs.len(), run.id());
+        if opts.force {
+            // Start over: drop the resume checkpoint and the old summary.
+            let _ = std::fs::remove_file(dir.last_checkpoint());
+            let _ = std::fs::remove_file(dir.summary());
+        } else if let Ok(done) = dir.read_summary() {
+            match done.failure() {
+                None => tracing::info!("{tag}: already finished, skipped (use --force to redo)"),
+                Some(why) => {
+                    tracing::warn!("{tag}: failed earlier ({why}), skipped (use --force to retry)")
+                }
             }
+            summaries.push(done);
+            continue;
         }
-        tracing::info!("[{}/{}] {}", i + 1, runs.len(), run.id());
-        let summary =
-            train_run(run, &data, &dir, opts).with_context(|| format!("run {}", run.id()))?;
+        tracing::info!("{tag}");
+        let summary = match train_run(run, &data, &dir, opts) {
+            Ok(s) => s,
+            Err(e) => {
+                match e.downcast::<Diverged>() {
+                    Ok(diverged) => {
+                        tracing::error!("{tag}: {diverged}; its last good checkpoint is kept, the other runs go on");
+                        diverged.summary
+                    }
+                    Err(e) => return Err(e.context(format!("run {}", run.id()))),
+                }
+            }
+        };
         summaries.push(summary);
     }
     let ids: Vec<String> = runs.iter().map(RunSpec::id).collect();
     compare::write(&exp_dir, &spec.name, &ids)?;
+    let failed: Vec<String> = summaries
+        .iter()
+        .filter_map(|s| s.failure().map(|why| format!("{}: {why}", s.run)))
+        .collect();
+    if !failed.is_empty() {
+        bail!(
+            "{} of {} run(s) failed (see comparison.md):\n  {}",
+            failed.len(),
+            summaries.len(),
+            failed.join("\n  ")
+        );
+    }
     Ok(summaries)
 }
+
+/// A run stopped by a non-finite loss; carries its (failed) summary.
+#[derive(Debug)]
+pub struct Diverged {
+    pub reason: String,
+    pub summary: Summary,
+}
+
+impl std::fmt::Display for Diverged {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.reason)
+    }
+}
+
+impl std::error::Error for Diverged {}
 
 /// The learning rate of a (1-based) epoch, starting from `base`.
 pub fn learning_rate(t: &TrainSpec, base: f64, epoch: usize) -> f64 {
@@ -146,7 +196,8 @@ impl RunLog {
     }
 }
 
-/// Trains one run into `dir` and returns its summary.
+/// Trains one run into `dir` and returns its summary. Resumes from
+/// `checkpoints/last.ot` when a previous attempt was interrupted.
 pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) -> Result<Summary> {
     let t = &run.spec.train;
     let shape = Shape {
@@ -156,12 +207,27 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
     // Build first: a model that cannot be built leaves no run directory behind.
     let mut inst = instantiate(run, shape)?;
     dir.create()?;
+    dir.remove_temp_files();
     results::write_atomic(&dir.spec(), run.spec.to_yaml().as_bytes())?;
     let log_path = dir.log();
     let mut log = RunLog {
-        file: std::fs::File::create(&log_path)
+        file: std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_path)
             .with_context(|| format!("cannot write `{}`", log_path.display()))?,
     };
+    let mut adam = Adam::new(&inst.vs, t.betas, t.weight_decay);
+    let mut p = Progress::default();
+    if dir.last_checkpoint().is_file() {
+        p = checkpoint::load(&dir.last_checkpoint(), &mut inst.vs, &mut adam)?;
+        log.line(&format!(
+            "{}: resuming after epoch {} (from {})",
+            run.id(),
+            p.epoch,
+            dir.last_checkpoint().display()
+        ));
+    }
     let (model, device) = (&inst.model, inst.device);
     log.line(&format!(
         "{}: {} parameters, ordering {}, seed {}, device {:?}, binarization {}",
@@ -173,25 +239,13 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
         data.binarization()
     ));
     let base_lr = run.model.lr.unwrap_or(t.lr);
-    let mut opt = nn::Adam {
-        beta1: t.betas[0],
-        beta2: t.betas[1],
-        wd: t.weight_decay,
-        ..Default::default()
-    }
-    .build(&inst.vs, base_lr)?;
-
     let val = data.split(Split::Val);
     let n_train = data.split(Split::Train).size()[0];
-    let mut metrics: Vec<MetricRow> = Vec::new();
-    let (mut best_val, mut best_epoch, mut since_best) = (f64::INFINITY, 0usize, 0usize);
-    let (mut train_seconds, mut images_seen) = (0.0f64, 0i64);
-    let started = Instant::now();
-    let mut stopped_early = false;
+    let patience_hit = |p: &Progress| t.patience.is_some_and(|k| p.since_best >= k);
 
-    for epoch in 1..=t.epochs {
+    while p.epoch < t.epochs && !p.stopped_early {
+        let epoch = p.epoch + 1;
         let lr = learning_rate(t, base_lr, epoch);
-        opt.set_lr(lr);
         let x = data.train_epoch(epoch);
         let order = Tensor::from_slice(&rng::permutation(
             &mut rng::stream(run.seed, epoch as u64),
@@ -217,17 +271,23 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
             let loss = -log_p.mean(Kind::Float);
             let loss_value = loss.double_value(&[]);
             if !loss_value.is_finite() {
-                bail!(
+                bar.finish_and_clear();
+                let reason = format!(
                     "training diverged: the loss is {loss_value} at epoch {epoch}, step {}",
                     b + 1
                 );
+                log.line(&reason);
+                let summary =
+                    summarize(run, data, model.as_ref(), device, &p, Some(reason.clone()));
+                results::write_json(&dir.summary(), &summary)?;
+                return Err(Diverged { reason, summary }.into());
             }
-            opt.zero_grad();
+            adam.zero_grad();
             loss.backward();
             if let Some(c) = t.grad_clip {
-                opt.clip_grad_norm(c);
+                adam.clip_grad_norm(c);
             }
-            opt.step();
+            adam.step(lr);
             nll_sum += loss_value * len as f64;
             let done = start + len;
             let rate = done as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
@@ -236,8 +296,9 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
         }
         bar.finish_and_clear();
         let epoch_seconds = epoch_start.elapsed().as_secs_f64();
-        train_seconds += epoch_seconds;
-        images_seen += n_train;
+        p.epoch = epoch;
+        p.train_seconds += epoch_seconds;
+        p.images_seen += n_train;
         let train_nll = nll_sum / n_train as f64;
         let val_nll = eval::mean_nll(&eval::log_probs(
             model.as_ref(),
@@ -246,51 +307,77 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
             device,
             Kind::Float,
         ));
-        metrics.push(MetricRow {
+        p.metrics.push(MetricRow {
             epoch,
             train_nll,
             val_nll,
             lr,
-            seconds: started.elapsed().as_secs_f64(),
+            seconds: p.train_seconds,
             train_images_per_s: n_train as f64 / epoch_seconds,
         });
-        let improved = val_nll < best_val;
+        let improved = p.best_val.is_none_or(|best| val_nll < best);
         if improved {
-            (best_val, best_epoch, since_best) = (val_nll, epoch, 0);
-            results::with_temp_file(&dir.best_checkpoint(), |p| Ok(inst.vs.save(p)?))?;
+            (p.best_val, p.best_epoch, p.since_best) = (Some(val_nll), epoch, 0);
+            results::with_temp_file(&dir.best_checkpoint(), |path| Ok(inst.vs.save(path)?))?;
         } else {
-            since_best += 1;
+            p.since_best += 1;
         }
-        results::with_temp_file(&dir.last_checkpoint(), |p| Ok(inst.vs.save(p)?))?;
+        p.stopped_early = patience_hit(&p) && epoch < t.epochs;
         log.line(&format!(
             "epoch {epoch:>3}  train {train_nll:.3}  val {val_nll:.3}{}  lr {lr:.2e}  {:.0} img/s",
             if improved { " *" } else { "" },
             n_train as f64 / epoch_seconds
         ));
-        results::write_csv(&dir.metrics(), &metrics)?;
-        plots::nll_curve(&metrics, &format!("{}: NLL", run.id()), &dir.curve())?;
-        let last = epoch == t.epochs || t.patience.is_some_and(|p| since_best >= p);
+        results::write_csv(&dir.metrics(), &p.metrics)?;
+        plots::nll_curve(&p.metrics, &format!("{}: NLL", run.id()), &dir.curve())?;
+        let last = epoch == t.epochs || p.stopped_early;
         if last || (t.sample_every > 0 && epoch % t.sample_every == 0) {
             draw_samples(model.as_ref(), shape, &dir.samples(epoch))?;
         }
-        if t.patience.is_some_and(|p| since_best >= p) && epoch < t.epochs {
+        if p.stopped_early {
             log.line(&format!(
-                "early stop: no validation improvement for {since_best} epoch(s)"
+                "early stop: no validation improvement for {} epoch(s)",
+                p.since_best
             ));
-            stopped_early = true;
-            break;
         }
+        // Last: once this is on disk the epoch counts as done.
+        checkpoint::save(&dir.last_checkpoint(), &inst.vs, &adam, &p)?;
     }
 
     // The exact test NLL of the best-validation checkpoint.
     inst.vs.load(dir.best_checkpoint())?;
-    let test = data.split(Split::Test);
-    let eval_start = Instant::now();
-    let log_probs = eval::log_probs(model.as_ref(), test, t.eval_batch_size, device, Kind::Float);
-    let eval_rate = log_probs.len() as f64 / eval_start.elapsed().as_secs_f64().max(1e-9);
-    let test_nll = eval::mean_nll(&log_probs);
-    let dims = shape.dims();
-    let summary = Summary {
+    let summary = summarize(run, data, model.as_ref(), device, &p, None);
+    log.line(&format!(
+        "test NLL {:.3} nats/image, {:.4} bits/dim (best epoch {}, {} test images)",
+        summary.test_nll.unwrap_or(f64::NAN),
+        summary.test_bits_per_dim.unwrap_or(f64::NAN),
+        p.best_epoch,
+        summary.test_images
+    ));
+    results::write_json(&dir.summary(), &summary)?;
+    Ok(summary)
+}
+
+/// The run's summary; with `failure`, no test evaluation is done.
+fn summarize(
+    run: &RunSpec,
+    data: &Dataset,
+    model: &dyn DensityModel,
+    device: Device,
+    p: &Progress,
+    failure: Option<String>,
+) -> Summary {
+    let t = &run.spec.train;
+    let (mut test_nll, mut test_images, mut eval_rate) = (None, 0, 0.0);
+    if failure.is_none() {
+        let test = data.split(Split::Test);
+        let eval_start = Instant::now();
+        let log_probs = eval::log_probs(model, test, t.eval_batch_size, device, Kind::Float);
+        eval_rate = log_probs.len() as f64 / eval_start.elapsed().as_secs_f64().max(1e-9);
+        test_nll = Some(eval::mean_nll(&log_probs));
+        test_images = log_probs.len();
+    }
+    Summary {
         experiment: run.spec.name.clone(),
         run: run.id(),
         model: run.model.label(),
@@ -303,24 +390,21 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
         data: run.spec.data.source.clone(),
         binarization: data.binarization(),
         device: format!("{device:?}"),
-        epochs_run: metrics.len(),
-        best_epoch,
-        best_val_nll: best_val,
+        epochs_run: p.metrics.len(),
+        best_epoch: p.best_epoch,
+        best_val_nll: p.best_val,
         test_nll,
-        test_bits_per_dim: eval::bits_per_dim(test_nll, dims),
-        test_images: log_probs.len(),
-        train_seconds,
-        train_images_per_s: images_seen as f64 / train_seconds.max(1e-9),
+        test_bits_per_dim: test_nll.map(|n| eval::bits_per_dim(n, data.dims())),
+        test_images,
+        train_seconds: p.train_seconds,
+        train_images_per_s: p.images_seen as f64 / p.train_seconds.max(1e-9),
         eval_images_per_s: eval_rate,
-        stopped_early,
-        status: "ok".into(),
-    };
-    log.line(&format!(
-        "test NLL {:.3} nats/image, {:.4} bits/dim (best epoch {best_epoch}, {} test images)",
-        test_nll, summary.test_bits_per_dim, summary.test_images
-    ));
-    results::write_json(&dir.summary(), &summary)?;
-    Ok(summary)
+        stopped_early: p.stopped_early,
+        status: match failure {
+            None => "ok".into(),
+            Some(why) => format!("failed: {why}"),
+        },
+    }
 }
 
 /// The 8×8 grid of samples with the fixed sampling seed.

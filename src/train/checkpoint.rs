@@ -1,0 +1,80 @@
+//! The resume checkpoint `checkpoints/last.ot`: model parameters, Adam state
+//! and training progress in ONE file (written atomically), so a run killed at
+//! any moment resumes from a consistent last completed epoch.
+//! (`checkpoints/best.ot` holds only the parameters, as `VarStore::save`.)
+use std::collections::HashMap;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn::VarStore, Tensor};
+
+use super::adam::Adam;
+use crate::results::{with_temp_file, MetricRow};
+
+/// Everything about a run's progress that is not a tensor. Randomness needs
+/// no saved state: each epoch's shuffle and binarization derive from
+/// (seed, epoch), and sampling uses its own seeded stream.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+pub struct Progress {
+    /// Last completed epoch (0: none).
+    pub epoch: usize,
+    pub best_val: Option<f64>,
+    pub best_epoch: usize,
+    pub since_best: usize,
+    pub train_seconds: f64,
+    pub images_seen: i64,
+    pub stopped_early: bool,
+    pub metrics: Vec<MetricRow>,
+}
+
+pub fn save(path: &Path, vs: &VarStore, adam: &Adam, progress: &Progress) -> Result<()> {
+    let mut named: Vec<(String, Tensor)> = vs
+        .variables()
+        .into_iter()
+        .map(|(name, t)| (format!("param.{name}"), t))
+        .collect();
+    named.extend(adam.state());
+    let json = serde_json::to_vec(progress)?;
+    named.push(("progress".into(), Tensor::from_slice(&json)));
+    with_temp_file(path, |tmp| {
+        Tensor::save_multi(&named, tmp)
+            .with_context(|| format!("cannot write checkpoint `{}`", path.display()))
+    })
+}
+
+/// Restores parameters and optimizer state; returns the progress.
+pub fn load(path: &Path, vs: &mut VarStore, adam: &mut Adam) -> Result<Progress> {
+    let what = || {
+        format!(
+            "checkpoint `{}` is unreadable or partial (delete it, or use --force to start over)",
+            path.display()
+        )
+    };
+    let named: HashMap<String, Tensor> = Tensor::load_multi(path)
+        .with_context(what)?
+        .into_iter()
+        .collect();
+    let _guard = tch::no_grad_guard();
+    for (name, mut var) in vs.variables() {
+        let key = format!("param.{name}");
+        let Some(t) = named.get(&key) else {
+            bail!("{}: it has no `{key}`", what())
+        };
+        if t.size() != var.size() {
+            bail!(
+                "{}: `{key}` has shape {:?}, the model {:?}",
+                what(),
+                t.size(),
+                var.size()
+            );
+        }
+        var.copy_(t);
+    }
+    adam.load_state(&named).with_context(what)?;
+    let json = named
+        .get("progress")
+        .with_context(|| format!("{}: no progress record", what()))?;
+    let bytes = Vec::<u8>::try_from(json).with_context(what)?;
+    serde_json::from_slice(&bytes).with_context(what)
+}
