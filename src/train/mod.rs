@@ -70,6 +70,19 @@ pub fn load_run(dir: &RunDir, data_override: Option<&str>) -> Result<(RunSpec, D
         .next()
         .context("the run's spec.yaml names no run")?;
     let data = Dataset::load(&spec.data)?;
+    if let Ok(trained) = dir.read_summary() {
+        if (trained.height, trained.width) != (data.height, data.width) {
+            bail!(
+                "the images of `{}` are {}×{}, but run {} was trained on {}×{} images",
+                spec.data.source,
+                data.height,
+                data.width,
+                run.id(),
+                trained.height,
+                trained.width
+            );
+        }
+    }
     let mut inst = instantiate(
         &run,
         Shape {
