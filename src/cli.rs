@@ -223,20 +223,10 @@ fn cmd_sample(run_dir: &Path, count: i64, seed: u64, out: &Path) -> Result<()> {
     Ok(())
 }
 
-/// Parses `HxW` (or a single `N` for N×N).
-pub fn parse_size(s: &str) -> Result<(usize, usize)> {
-    let parse = |v: &str| v.trim().parse::<usize>().ok().filter(|&n| n > 0);
-    let size = match s.split_once(['x', 'X', '×']) {
-        Some((h, w)) => parse(h).zip(parse(w)),
-        None => parse(s).map(|n| (n, n)),
-    };
-    size.with_context(|| {
-        format!("--size: expected HxW with positive integers, e.g. 28x28, got {s:?}")
-    })
-}
-
 fn cmd_orderings(size: &str, out: &Path, names: &[String]) -> Result<()> {
-    let (h, w) = parse_size(size)?;
+    let (h, w) = crate::spec::parse_size(size).with_context(|| {
+        format!("--size: expected HxW with positive integers, e.g. 28x28, got {size:?}")
+    })?;
     let specs: Vec<OrderSpec> = if names.is_empty() {
         order::gallery()
     } else {

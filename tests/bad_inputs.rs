@@ -314,6 +314,22 @@ fn corrupt_idx_files_say_what_is_wrong() {
 }
 
 #[test]
+fn images_of_another_size_than_the_spec_says() {
+    let work = tmp();
+    let file = work.path().join("five.idx");
+    let mut bytes = idx_header(30, 5, 5);
+    bytes.extend(std::iter::repeat_n(9u8, 30 * 25));
+    std::fs::write(&file, bytes).unwrap();
+    let spec = idx_spec(&file).replace("  source:", "  size: 28x28\n  source:");
+    spec_fails(&spec, &[], &["five.idx", "5×5", "data.size says 28×28"]);
+    spec_fails(
+        &with("  source: synthetic", "  source: synthetic\n  size: 28by28"),
+        &[],
+        &["data.size", "28by28"],
+    );
+}
+
+#[test]
 fn missing_builtin_data_names_the_install_command() {
     let work = tmp();
     let spec = write_spec(

@@ -82,6 +82,17 @@ pub fn load_splits(spec: &DataSpec) -> Result<Splits> {
             None => bail!("data.source: unknown source {other:?}"),
         },
     };
+    if let Some((h, w)) = spec.size.as_deref().and_then(crate::spec::parse_size) {
+        let got = (splits.train.height, splits.train.width);
+        if got != (h, w) {
+            bail!(
+                "data `{}`: the images are {}×{}, but data.size says {h}×{w}",
+                spec.source,
+                got.0,
+                got.1
+            );
+        }
+    }
     if spec.downscale > 1 {
         for part in [&mut splits.train, &mut splits.val, &mut splits.test] {
             *part = part.downscale(spec.downscale).context("data.downscale")?;

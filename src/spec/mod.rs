@@ -72,6 +72,10 @@ pub struct DataSpec {
     pub threshold: f64,
     #[serde(default)]
     pub binarize_seed: u64,
+    /// Expected size `HxW` of the images in the source (before `downscale`);
+    /// data of another size is an error instead of a surprise.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<String>,
     /// Integer average-pooling factor (2 turns 28×28 into 14×14).
     #[serde(default = "one")]
     pub downscale: usize,
@@ -379,6 +383,11 @@ impl DataSpec {
         if !(self.threshold > 0.0 && self.threshold < 1.0) {
             bail!("data.threshold: must be in (0, 1), got {}", self.threshold);
         }
+        if let Some(size) = &self.size {
+            if parse_size(size).is_none() {
+                bail!("data.size: expected HxW with positive integers, e.g. 28x28, got {size:?}");
+            }
+        }
         if self.downscale == 0 {
             bail!("data.downscale: must be at least 1, got 0");
         }
@@ -477,6 +486,15 @@ impl TrainSpec {
         }
         crate::device::DeviceChoice::parse(&t.device).context("device")?;
         Ok(())
+    }
+}
+
+/// Parses `HxW` (or `N` for N×N) with positive integers.
+pub fn parse_size(s: &str) -> Option<(usize, usize)> {
+    let parse = |v: &str| v.trim().parse::<usize>().ok().filter(|&n| n > 0);
+    match s.split_once(['x', 'X', '×']) {
+        Some((h, w)) => parse(h).zip(parse(w)),
+        None => parse(s).map(|n| (n, n)),
     }
 }
 
