@@ -242,3 +242,58 @@ fn a_diverging_run_fails_alone() {
     let md = std::fs::read_to_string(exp.join("comparison.md")).unwrap();
     assert!(md.contains("failed: training diverged"), "{md}");
 }
+
+#[test]
+fn a_run_diverging_after_good_epochs_keeps_its_last_good_checkpoints() {
+    let work = tmp();
+    let spec = write_spec(
+        work.path(),
+        "late.yaml",
+        &spec_text("late", 4, NADE8, "[raster]", ""),
+    );
+    let spec = spec.to_str().unwrap();
+    let run = work.path().join("res/late/nade-h8-raster-s1");
+    // Two good epochs, then pretend the run was interrupted (no summary) and
+    // continue it with a learning rate that blows up in epoch 3.
+    ok(arlab(
+        work.path(),
+        &["run", spec, "--quiet", "--results", "res"],
+    ));
+    std::fs::remove_file(run.join("summary.json")).unwrap();
+    let best_before = std::fs::read(run.join("checkpoints/best.ot")).unwrap();
+    let last_before = std::fs::read(run.join("checkpoints/last.ot")).unwrap();
+    let out = arlab(
+        work.path(),
+        &[
+            "run",
+            spec,
+            "--quiet",
+            "--results",
+            "res",
+            "--set",
+            "train.epochs=4",
+            "--set",
+            "models.0.lr=1e38",
+        ],
+    );
+    fails(out, &["diverged", "epoch 3, step"]);
+    let summary = read_json(&run.join("summary.json"));
+    assert!(
+        summary["status"].as_str().unwrap().contains("epoch 3"),
+        "{summary}"
+    );
+    assert_eq!(summary["epochs_run"], 2);
+    // The checkpoints are those of the last good epoch, and still usable.
+    assert_eq!(
+        std::fs::read(run.join("checkpoints/best.ot")).unwrap(),
+        best_before
+    );
+    assert_eq!(
+        std::fs::read(run.join("checkpoints/last.ot")).unwrap(),
+        last_before
+    );
+    ok(arlab(
+        work.path(),
+        &["eval", run.to_str().unwrap(), "--split", "val"],
+    ));
+}
