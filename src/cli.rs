@@ -183,7 +183,7 @@ fn cmd_eval(
     );
     let nll = eval::mean_nll(&log_probs);
     println!(
-        "{}: {:?} NLL {nll:.4} nats/image, {:.5} bits/dim over {} images ({}, binarization: {})",
+        "{}: {} NLL {nll:.4} nats/image, {:.5} bits/dim over {} images ({}, binarization: {})",
         run.id(),
         split,
         eval::bits_per_dim(nll, dataset.dims()),

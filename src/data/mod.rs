@@ -130,6 +130,16 @@ pub enum Split {
     Test,
 }
 
+impl std::fmt::Display for Split {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Split::Train => "train",
+            Split::Val => "validation",
+            Split::Test => "test",
+        })
+    }
+}
+
 /// A data set as float tensors `[N, D]` on the CPU, ready for a model.
 pub struct Dataset {
     pub height: usize,
