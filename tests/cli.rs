@@ -177,7 +177,11 @@ fn eval_matches_summary_and_writes_per_image_csv() {
         work.path(),
         &["eval", run.to_str().unwrap(), "--split", "val"],
     ));
-    assert!(text(&out.stdout).contains("validation NLL"), "{}", describe(&out));
+    assert!(
+        text(&out.stdout).contains("validation NLL"),
+        "{}",
+        describe(&out)
+    );
 }
 
 // --------------------------------------------------------- reproducibility

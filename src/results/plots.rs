@@ -54,13 +54,15 @@ fn line_chart(series: &[(String, Vec<(f64, f64)>)], title: &str, path: &Path) ->
         (y0, y1) = (0.0, 1.0);
     }
     let pad = ((y1 - y0) * 0.05).max(1e-3);
-    let legend_rows = series.len() as u32;
-    let height = 480 + 18 * legend_rows.saturating_sub(6);
+    // The legend gets its own column right of the plot, so it hides no curve.
+    let legend_w = 300u32;
+    let height = 480u32.max(60 + 20 * series.len() as u32);
     with_temp_file(path, |tmp| {
-        let root = BitMapBackend::new(tmp, (820, height)).into_drawing_area();
+        let root = BitMapBackend::new(tmp, (780 + legend_w, height)).into_drawing_area();
         let draw = || -> Result<(), Box<dyn std::error::Error>> {
             root.fill(&WHITE)?;
-            let mut chart = ChartBuilder::on(&root)
+            let (plot, legend) = root.split_horizontally(780);
+            let mut chart = ChartBuilder::on(&plot)
                 .caption(title, ("sans-serif", 20))
                 .margin(12)
                 .x_label_area_size(40)
@@ -76,28 +78,41 @@ fn line_chart(series: &[(String, Vec<(f64, f64)>)], title: &str, path: &Path) ->
                 .label_style(("sans-serif", 14))
                 .draw()?;
             for (i, (name, pts)) in series.iter().enumerate() {
-                let color = Palette99::pick(i).to_rgba();
+                let color = series_color(i);
                 let pts: Vec<_> = pts.iter().copied().filter(|p| p.1.is_finite()).collect();
-                chart
-                    .draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?
-                    .label(name.as_str())
-                    .legend(move |(x, y)| {
-                        PathElement::new(vec![(x, y), (x + 18, y)], color.stroke_width(2))
-                    });
+                chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?;
                 chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
+                let y = 50 + 20 * i as i32;
+                legend.draw(&PathElement::new(
+                    vec![(4, y), (28, y)],
+                    color.stroke_width(3),
+                ))?;
+                legend.draw(&Text::new(name.as_str(), (36, y - 8), ("sans-serif", 14)))?;
             }
-            chart
-                .configure_series_labels()
-                .position(SeriesLabelPosition::UpperRight)
-                .background_style(WHITE.mix(0.85))
-                .border_style(BLACK)
-                .label_font(("sans-serif", 13))
-                .draw()?;
             root.present()?;
             Ok(())
         };
         draw().map_err(|e| anyhow!("cannot draw `{}`: {e}", path.display()))
     })
+}
+
+/// Distinct, print-friendly line colours (Tableau 10, then darker shades).
+fn series_color(i: usize) -> RGBColor {
+    const TAB10: [(u8, u8, u8); 10] = [
+        (31, 119, 180),
+        (255, 127, 14),
+        (44, 160, 44),
+        (214, 39, 40),
+        (148, 103, 189),
+        (140, 86, 75),
+        (227, 119, 194),
+        (127, 127, 127),
+        (188, 189, 34),
+        (23, 190, 207),
+    ];
+    let (r, g, b) = TAB10[i % 10];
+    let shade = |c: u8| (c as u32 * 10 / (10 + 4 * (i / 10) as u32)) as u8;
+    RGBColor(shade(r), shade(g), shade(b))
 }
 
 /// Pixel intensity in [0, 255] for a value that is binary (0/1) or 8-bit.
