@@ -153,17 +153,13 @@ impl RunDir {
 
 /// Writes `bytes` to `path` atomically: a temporary file beside it, then a rename.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    let tmp = temp_path(path);
-    let result = (|| -> std::io::Result<()> {
-        let mut f = std::fs::File::create(&tmp)?;
+    with_temp_file(path, |tmp| {
+        let mut f = std::fs::File::create(tmp)?;
         f.write_all(bytes)?;
         f.sync_all()?;
-        std::fs::rename(&tmp, path)
-    })();
-    if result.is_err() {
-        let _ = std::fs::remove_file(&tmp);
-    }
-    result.with_context(|| format!("cannot write `{}`", path.display()))
+        Ok(())
+    })
+    .with_context(|| format!("cannot write `{}`", path.display()))
 }
 
 /// Runs `write` on a temporary path, then renames it to `path`.
