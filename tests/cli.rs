@@ -446,3 +446,21 @@ fn finished_runs_are_skipped_unless_forced() {
     let before: serde_json::Value = serde_json::from_str(&summary_before).unwrap();
     assert_eq!(after["test_nll"], before["test_nll"]);
 }
+
+#[test]
+fn several_seeds_are_summarised_in_the_comparison() {
+    let work = tmp();
+    let spec = spec_text("seeds", 3, "  - type: independent\n", "[raster, snake]", "")
+        .replace("seeds: [1]", "seeds: [1, 2, 3]");
+    let spec = write_spec(work.path(), "seeds.yaml", &spec);
+    ok(arlab(
+        work.path(),
+        &["run", spec.to_str().unwrap(), "--quiet", "--results", "res"],
+    ));
+    let md = std::fs::read_to_string(work.path().join("res/seeds/comparison.md")).unwrap();
+    assert!(md.contains("## Over seeds"), "{md}");
+    assert!(
+        md.contains("| independent | raster | 3 |") && md.contains("| independent | snake | 3 |"),
+        "{md}"
+    );
+}

@@ -133,5 +133,129 @@ pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
             s.status
         );
     }
+    let groups = seed_groups(runs.iter().map(|(_, s)| s));
+    if groups.iter().any(|g| g.seeds > 1) {
+        let _ = writeln!(md, "\n## Over seeds\n");
+        let _ = writeln!(
+            md,
+            "Mean ± sample standard deviation of the test NLL over the seeds that finished.\n"
+        );
+        let _ = writeln!(
+            md,
+            "| model | ordering | seeds | test NLL (nats) | bits/dim |"
+        );
+        let _ = writeln!(md, "|---|---|---:|---:|---:|");
+        for g in groups {
+            let _ = writeln!(
+                md,
+                "| {} | {} | {} | {:.2} ± {:.2} | {:.4} ± {:.4} |",
+                g.model, g.ordering, g.seeds, g.nll.0, g.nll.1, g.bpd.0, g.bpd.1
+            );
+        }
+    }
     md
+}
+
+/// The finished runs of one model under one ordering, over seeds.
+#[derive(Debug, PartialEq)]
+pub struct SeedGroup {
+    pub model: String,
+    pub ordering: String,
+    pub seeds: usize,
+    /// (mean, sample standard deviation; 0 for one seed)
+    pub nll: (f64, f64),
+    pub bpd: (f64, f64),
+}
+
+/// Groups finished runs by (model, ordering), best mean test NLL first.
+pub fn seed_groups<'a>(runs: impl Iterator<Item = &'a Summary>) -> Vec<SeedGroup> {
+    let mut by_key: std::collections::BTreeMap<(String, String), Vec<(f64, f64)>> =
+        Default::default();
+    for s in runs {
+        if let (Some(nll), Some(bpd)) = (s.test_nll, s.test_bits_per_dim) {
+            by_key
+                .entry((s.model.clone(), s.ordering.clone()))
+                .or_default()
+                .push((nll, bpd));
+        }
+    }
+    let stats = |xs: Vec<f64>| {
+        let n = xs.len() as f64;
+        let mean = xs.iter().sum::<f64>() / n;
+        let var = if xs.len() > 1 {
+            xs.iter().map(|x| (x - mean).powi(2)).sum::<f64>() / (n - 1.0)
+        } else {
+            0.0
+        };
+        (mean, var.sqrt())
+    };
+    let mut groups: Vec<SeedGroup> = by_key
+        .into_iter()
+        .map(|((model, ordering), v)| SeedGroup {
+            model,
+            ordering,
+            seeds: v.len(),
+            nll: stats(v.iter().map(|p| p.0).collect()),
+            bpd: stats(v.iter().map(|p| p.1).collect()),
+        })
+        .collect();
+    groups.sort_by(|a, b| a.nll.0.total_cmp(&b.nll.0));
+    groups
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn summary(model: &str, ordering: &str, seed: u64, nll: Option<f64>) -> Summary {
+        Summary {
+            experiment: "e".into(),
+            run: format!("{model}-{ordering}-s{seed}"),
+            model: model.into(),
+            model_type: "nade".into(),
+            ordering: ordering.into(),
+            seed,
+            parameters: 1,
+            height: 2,
+            width: 2,
+            data: "synthetic".into(),
+            binarization: "threshold 0.5".into(),
+            device: "Cpu".into(),
+            epochs_run: 1,
+            best_epoch: 1,
+            best_val_nll: nll,
+            test_nll: nll,
+            test_bits_per_dim: nll.map(|n| n / 10.0),
+            test_images: 1,
+            train_seconds: 1.0,
+            train_images_per_s: 1.0,
+            eval_images_per_s: 1.0,
+            stopped_early: false,
+            status: if nll.is_some() {
+                "ok".into()
+            } else {
+                "failed: x".into()
+            },
+        }
+    }
+
+    #[test]
+    fn seeds_are_grouped_with_mean_and_sample_sd_and_failures_left_out() {
+        let runs = [
+            summary("nade", "raster", 0, Some(10.0)),
+            summary("nade", "raster", 1, Some(12.0)),
+            summary("nade", "raster", 2, None),
+            summary("fvsbn", "raster", 0, Some(9.0)),
+        ];
+        let groups = seed_groups(runs.iter());
+        assert_eq!(groups.len(), 2);
+        assert_eq!(
+            (groups[0].model.as_str(), groups[0].seeds, groups[0].nll),
+            ("fvsbn", 1, (9.0, 0.0))
+        );
+        assert_eq!(groups[1].seeds, 2);
+        assert_eq!(groups[1].nll.0, 11.0);
+        assert!((groups[1].nll.1 - 2f64.sqrt()).abs() < 1e-12);
+        assert!((groups[1].bpd.0 - 1.1).abs() < 1e-12);
+    }
 }
