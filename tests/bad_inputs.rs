@@ -368,6 +368,21 @@ fn cuda_requested_without_cuda() {
         &["CUDA was requested", "arlab doctor"],
     );
     spec_fails(&with("device: cpu", "device: \"cuda:1\""), &[], &["CUDA"]);
+    // `auto` is not an error: it falls back to the CPU and says so.
+    let spec = write_spec(
+        work.path(),
+        "auto.yaml",
+        &with("device: cpu", "device: auto"),
+    );
+    let out = ok(arlab(
+        work.path(),
+        &["run", spec.to_str().unwrap(), "--results", "res"],
+    ));
+    assert!(
+        text(&out.stderr).contains("CUDA is not available, `device: auto` uses the CPU"),
+        "{}",
+        describe(&out)
+    );
 }
 
 #[test]
