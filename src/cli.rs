@@ -5,11 +5,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
-use crate::data::{self, Split};
-use crate::models::{self, Shape};
+use crate::data::{self, ImageShape, Split};
 use crate::order::{self, OrderSpec};
 use crate::results::{self, plots, RunDir};
-use crate::spec::Spec;
+use crate::spec::{Size, Spec};
 use crate::{eval, train};
 
 #[derive(Parser, Debug)]
@@ -132,7 +131,7 @@ pub fn run() -> Result<()> {
             size,
             out,
             orderings,
-        } => cmd_orderings(&size, &out, &orderings),
+        } => cmd_orderings(size.parse().context("--size")?, &out, &orderings),
         Command::Inspect { spec, set } => cmd_inspect(&Spec::load(&spec, &set)?),
         Command::Doctor => cmd_doctor(),
     }
@@ -218,15 +217,13 @@ fn cmd_sample(run_dir: &Path, count: i64, seed: u64, out: &Path) -> Result<()> {
     let dir = check_run_dir(run_dir)?;
     let (_, dataset, inst) = train::load_run(&dir, None)?;
     let images = train::sample_images(inst.model.as_ref(), count, seed);
-    plots::sample_grid(&images, dataset.height, dataset.width, true, out)?;
+    plots::sample_grid(&images, dataset.shape, out)?;
     println!("{count} samples (seed {seed}): {}", out.display());
     Ok(())
 }
 
-fn cmd_orderings(size: &str, out: &Path, names: &[String]) -> Result<()> {
-    let (h, w) = crate::spec::parse_size(size).with_context(|| {
-        format!("--size: expected HxW with positive integers, e.g. 28x28, got {size:?}")
-    })?;
+fn cmd_orderings(size: Size, out: &Path, names: &[String]) -> Result<()> {
+    let (h, w) = (size.height, size.width);
     let specs: Vec<OrderSpec> = if names.is_empty() {
         order::gallery()
     } else {
@@ -249,34 +246,45 @@ fn cmd_orderings(size: &str, out: &Path, names: &[String]) -> Result<()> {
 
 fn cmd_inspect(spec: &Spec) -> Result<()> {
     let splits = data::load_splits(&spec.data)?;
-    let shape = Shape {
-        height: splits.train.height,
-        width: splits.train.width,
-    };
+    let shape = ImageShape::new(spec.data.pixels, splits.train.height, splits.train.width);
     let d = shape.dims();
     println!(
-        "experiment `{}`: data `{}`, {}×{} (D = {d}), binarization: {}",
+        "experiment `{}`: data `{}`, {} pixels, {}×{}×{} (C×H×W, D = {d}), binarization: {}",
         spec.name,
         spec.data.source,
+        spec.data.pixels.name(),
+        shape.channels,
         shape.height,
         shape.width,
         data::describe_binarization(&spec.data)
     );
     println!(
-        "{} train / {} validation / {} test images\n",
+        "{} train / {} validation / {} test images",
         splits.train.len(),
         splits.val.len(),
         splits.test.len()
     );
+    match spec.data.pixels {
+        crate::spec::PixelForm::Rgb => println!(
+            "the full joint of one RGB pixel alone needs 256^3 - 1 = {} parameters",
+            256u64.pow(3) - 1
+        ),
+        crate::spec::PixelForm::Gray256 => {
+            println!("the full distribution of one 8-bit pixel needs 255 parameters")
+        }
+        crate::spec::PixelForm::Binary => {}
+    }
     println!(
-        "{:<16} {:<12} {:>22}  formula",
+        "\n{:<24} {:<16} {:>22}  formula",
         "model", "type", "parameters"
     );
     for m in &spec.models {
-        let closed = models::param_count(m, d);
+        let def = m.def();
+        let closed = def.param_count(shape);
         let counted = if closed.is_some_and(|c| c <= 1 << 30) {
             let vs = tch::nn::VarStore::new(tch::Device::Cpu);
-            models::build(m, &vs.root(), shape, (0..d).collect())
+            let ordering = &spec.orderings[0];
+            m.build(&vs.root(), shape, ordering)
                 .ok()
                 .map(|m| m.num_params().to_string())
         } else {
@@ -287,11 +295,11 @@ fn cmd_inspect(spec: &Spec) -> Result<()> {
             None => format!("2^{d} - 1 (not built)"),
         });
         println!(
-            "{:<16} {:<12} {:>22}  {}",
+            "{:<24} {:<16} {:>22}  {}",
             m.label(),
-            m.kind.name(),
+            m.type_name(),
             shown,
-            formula(m)
+            def.formula()
         );
     }
     let runs = spec.runs();
@@ -300,18 +308,6 @@ fn cmd_inspect(spec: &Spec) -> Result<()> {
         println!("  {}", r.id());
     }
     Ok(())
-}
-
-fn formula(m: &crate::spec::ModelSpec) -> String {
-    use crate::spec::ModelKind::*;
-    match m.kind {
-        Independent => "D".into(),
-        Markov if m.k() == 1 => "2D - 1".into(),
-        Markov => format!("sum_t 2^min(t, {})", m.k()),
-        Tabular => "2^D - 1".into(),
-        Fvsbn => "D + D(D-1)/2".into(),
-        Nade => format!("2DH + D + H, H = {}", m.hidden()),
-    }
 }
 
 fn cmd_doctor() -> Result<()> {

@@ -1,16 +1,19 @@
 //! `device: auto|cpu|cuda|cuda:N`, resolved against what libtorch sees.
 use anyhow::{bail, Result};
+use serde_with::{DeserializeFromStr, SerializeDisplay};
 use tch::{Cuda, Device};
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+/// Where to train: a spec value (`train.device`), parsed once.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, SerializeDisplay, DeserializeFromStr)]
 pub enum DeviceChoice {
     Auto,
     Cpu,
     Cuda(usize),
 }
 
-impl DeviceChoice {
-    pub fn parse(s: &str) -> Result<DeviceChoice> {
+impl std::str::FromStr for DeviceChoice {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> Result<DeviceChoice> {
         Ok(match s.trim() {
             "auto" => DeviceChoice::Auto,
             "cpu" => DeviceChoice::Cpu,
@@ -21,7 +24,20 @@ impl DeviceChoice {
             },
         })
     }
+}
 
+impl std::fmt::Display for DeviceChoice {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeviceChoice::Auto => f.write_str("auto"),
+            DeviceChoice::Cpu => f.write_str("cpu"),
+            DeviceChoice::Cuda(0) => f.write_str("cuda"),
+            DeviceChoice::Cuda(n) => write!(f, "cuda:{n}"),
+        }
+    }
+}
+
+impl DeviceChoice {
     /// The device to use; `auto` falls back to the CPU (with a notice),
     /// an explicit `cuda` without CUDA is an error.
     pub fn resolve(self) -> Result<Device> {

@@ -68,7 +68,7 @@ fn unknown_keys_are_named_with_file_and_line() {
     spec_fails(
         &with("    hidden: 4", "    hiden: 4"),
         &[],
-        &["unknown field `hiden`", "line 7"],
+        &["models[0]", "unknown field `hiden`", "nade", "line 6"],
     );
 }
 
@@ -82,7 +82,7 @@ fn wrong_types_name_the_field() {
     spec_fails(
         &with("    hidden: 4", "    hidden: [4]"),
         &[],
-        &["models[0].hidden", "invalid type"],
+        &["models[0]: hidden: invalid type"],
     );
 }
 
@@ -139,12 +139,14 @@ fn unknown_names_list_the_valid_ones() {
         &with("type: nade", "type: pixelcnn9"),
         &[],
         &[
-            "unknown variant `pixelcnn9`",
+            "unknown model type \"pixelcnn9\"",
             "independent",
             "markov",
             "tabular",
             "fvsbn",
             "nade",
+            "pixelcnn",
+            "gated_pixelcnn",
         ],
     );
     spec_fails(
@@ -188,11 +190,29 @@ fn unsupported_combinations_are_refused() {
         &[],
         &["models[0]", "needs `data.pixels: binary`"],
     );
+    // a raster-scan network under an ordering it cannot take
+    spec_fails(
+        &with("type: nade\n    hidden: 4", "type: pixelcnn")
+            .replace("orderings: [raster]", "orderings: [raster, snake]"),
+        &[],
+        &["models[0]", "`snake`", "dihedral", "raster, column"],
+    );
+    // colour data with a Bernoulli-only model
+    spec_fails(
+        &with("  source: synthetic", "  source: synthetic\n  pixels: rgb"),
+        &[],
+        &[
+            "models[0]",
+            "nade",
+            "`data.pixels: rgb`",
+            "needs `data.pixels: binary`",
+        ],
+    );
     // settings of another model type
     spec_fails(
         &with("    hidden: 4", "    hidden: 4\n    k: 2"),
         &[],
-        &["`k` does not apply to a nade model"],
+        &["models[0]", "unknown field `k`", "nade model"],
     );
     // the full chain rule on 16 pixels is fine, on 64 it is refused
     spec_fails(

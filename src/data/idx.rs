@@ -112,6 +112,7 @@ pub fn read_images(path: &Path) -> Result<Images> {
         bail!("`{}`: images have an empty size {h}×{w}", path.display());
     }
     Ok(Images {
+        channels: 1,
         height: h,
         width: w,
         pixels: data.to_vec(),

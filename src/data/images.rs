@@ -1,13 +1,16 @@
-//! In-memory grayscale image sets and their train/validation/test splits.
+//! In-memory 8-bit image sets (gray or colour) and their train/validation/test splits.
 
 use anyhow::{bail, Result};
 
-/// A set of grayscale images, 8-bit levels 0..=255, row-major, image after image.
+/// A set of images, 8-bit levels 0..=255, image after image; each image is
+/// `channels` planes (1 for gray, 3 for RGB: R, then G, then B), each plane
+/// row-major: the layout of a `[N, C, H, W]` tensor.
 ///
-/// Invariant: `pixels.len() == len() * height * width`, and `labels`, when
-/// present, holds one label per image.
+/// Invariant: `pixels.len() == len() * channels * height * width`, and
+/// `labels`, when present, holds one label per image.
 #[derive(Clone, Debug, PartialEq)]
 pub struct Images {
+    pub channels: usize,
     pub height: usize,
     pub width: usize,
     pub pixels: Vec<u8>,
@@ -15,9 +18,20 @@ pub struct Images {
 }
 
 impl Images {
-    /// Pixels per image.
+    /// Gray images (one channel).
+    pub fn gray(height: usize, width: usize, pixels: Vec<u8>, labels: Option<Vec<u8>>) -> Images {
+        Images {
+            channels: 1,
+            height,
+            width,
+            pixels,
+            labels,
+        }
+    }
+
+    /// Values per image (channels × height × width).
     fn image_size(&self) -> usize {
-        self.height * self.width
+        self.channels * self.height * self.width
     }
 
     /// Number of images.
@@ -48,6 +62,7 @@ impl Images {
         );
         let size = self.image_size();
         Images {
+            channels: self.channels,
             height: self.height,
             width: self.width,
             pixels: self.pixels[start * size..end * size].to_vec(),
@@ -63,6 +78,7 @@ impl Images {
             pixels.extend_from_slice(self.image(i));
         }
         Images {
+            channels: self.channels,
             height: self.height,
             width: self.width,
             pixels,
@@ -95,8 +111,8 @@ impl Images {
         let (h, w) = (self.height / factor, self.width / factor);
         let area = (factor * factor) as u32;
         let mut pixels = Vec::with_capacity(self.len() * h * w);
-        for i in 0..self.len() {
-            let img = self.image(i);
+        let plane = self.height * self.width;
+        for img in self.pixels.chunks_exact(plane) {
             for y in 0..h {
                 for x in 0..w {
                     let mut sum = 0u32;
@@ -113,6 +129,7 @@ impl Images {
             }
         }
         Ok(Images {
+            channels: self.channels,
             height: h,
             width: w,
             pixels,
@@ -168,12 +185,7 @@ mod tests {
             255, 255, 0, 0,
             255, 254, 0, 1,
         ];
-        Images {
-            height: 4,
-            width: 4,
-            pixels,
-            labels: Some(vec![7]),
-        }
+        Images::gray(4, 4, pixels, Some(vec![7]))
     }
 
     #[test]
@@ -210,12 +222,7 @@ mod tests {
 
     #[test]
     fn slice_select_truncate() {
-        let imgs = Images {
-            height: 1,
-            width: 2,
-            pixels: (0..10).collect(),
-            labels: Some(vec![0, 1, 2, 3, 4]),
-        };
+        let imgs = Images::gray(1, 2, (0..10).collect(), Some(vec![0, 1, 2, 3, 4]));
         assert_eq!(imgs.len(), 5);
         assert_eq!(imgs.image(2), &[4, 5]);
         let s = imgs.slice(1, 3);
@@ -235,12 +242,7 @@ mod tests {
 
     #[test]
     fn split_tail_sizes() {
-        let imgs = |n: usize| Images {
-            height: 1,
-            width: 1,
-            pixels: vec![0; n],
-            labels: None,
-        };
+        let imgs = |n: usize| Images::gray(1, 1, vec![0; n], None);
         let sizes = |n| {
             let s = split_tail(&imgs(n), "x").unwrap();
             (s.train.len(), s.val.len(), s.test.len())

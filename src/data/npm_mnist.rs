@@ -78,6 +78,7 @@ pub fn load(pkg_dir: &Path) -> Result<Splits> {
         bail!("`{}`: contains no images", digits_dir.display());
     }
     let all = Images {
+        channels: 1,
         height: SIDE,
         width: SIDE,
         pixels,

@@ -23,6 +23,7 @@ fn random_span(rng: &mut ChaCha8Rng, len: usize, max_extent: usize) -> (usize, u
 pub fn generate(height: usize, width: usize, count: usize, seed: u64) -> Images {
     if height == 0 || width == 0 {
         return Images {
+            channels: 1,
             height,
             width,
             pixels: Vec::new(),
@@ -49,6 +50,7 @@ pub fn generate(height: usize, width: usize, count: usize, seed: u64) -> Images 
         labels.push(kind);
     }
     Images {
+        channels: 1,
         height,
         width,
         pixels,
@@ -57,18 +59,49 @@ pub fn generate(height: usize, width: usize, count: usize, seed: u64) -> Images 
 }
 
 /// Train/validation/test sets generated from seeds `seed`, `seed + 1`, `seed + 2`.
+/// With `channels = 3`, each shape gets a random colour (see [`colourize`]).
 pub fn splits(
     height: usize,
     width: usize,
+    channels: usize,
     n_train: usize,
     n_val: usize,
     n_test: usize,
     seed: u64,
 ) -> Splits {
+    let make = |n, s: u64| {
+        let gray = generate(height, width, n, s);
+        if channels == 3 {
+            colourize(&gray, s)
+        } else {
+            gray
+        }
+    };
     Splits {
-        train: generate(height, width, n_train, seed),
-        val: generate(height, width, n_val, seed.wrapping_add(1)),
-        test: generate(height, width, n_test, seed.wrapping_add(2)),
+        train: make(n_train, seed),
+        val: make(n_val, seed.wrapping_add(1)),
+        test: make(n_test, seed.wrapping_add(2)),
+    }
+}
+
+/// RGB versions of gray shape images: each image's white shape gets a random
+/// colour (each channel 64..=255) on black, deterministic given `seed`.
+pub fn colourize(gray: &Images, seed: u64) -> Images {
+    let mut rng = ChaCha8Rng::seed_from_u64(seed ^ 0xC0_10_52);
+    let plane = gray.height * gray.width;
+    let mut pixels = Vec::with_capacity(gray.pixels.len() * 3);
+    for img in gray.pixels.chunks_exact(plane.max(1)) {
+        let colour: [u8; 3] = [0, 1, 2].map(|_| rng.random_range(64..=255));
+        for level in colour {
+            pixels.extend(img.iter().map(|&p| if p > 0 { level } else { 0 }));
+        }
+    }
+    Images {
+        channels: 3,
+        height: gray.height,
+        width: gray.width,
+        pixels,
+        labels: gray.labels.clone(),
     }
 }
 
@@ -107,7 +140,7 @@ mod tests {
         assert!(generate(2, 2, 0, 0).is_empty());
         assert!(generate(0, 3, 5, 0).is_empty());
         assert!(generate(3, 0, 5, 0).is_empty());
-        let s = splits(2, 3, 5, 2, 1, 42);
+        let s = splits(2, 3, 1, 5, 2, 1, 42);
         assert_eq!((s.train.len(), s.val.len(), s.test.len()), (5, 2, 1));
         assert_eq!(s.val, generate(2, 3, 2, 43));
         assert_eq!(s.test, generate(2, 3, 1, 44));

@@ -1,9 +1,48 @@
 //! FVSBN (fully visible sigmoid belief net): logistic regression of each
 //! pixel on all earlier ones, p(x_t = 1) = σ(b_t + Σ_{s<t} W_ts x_s).
 //! W is strictly lower-triangular and stored packed: D + D(D−1)/2 parameters.
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Tensor};
 
-use super::{bernoulli_log_prob, SeqNet};
+use super::{DensityModel, ModelDef, Permuted, SeqNet};
+use crate::data::ImageShape;
+use crate::order::OrderSpec;
+use crate::spec::PixelForm;
+
+/// `type: fvsbn` (no settings).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {}
+
+impl ModelDef for Config {
+    fn default_label(&self) -> String {
+        "fvsbn".into()
+    }
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
+    fn pixels(&self) -> &'static [PixelForm] {
+        &[PixelForm::Binary]
+    }
+    fn param_count(&self, shape: ImageShape) -> Option<u128> {
+        let d = shape.dims() as u128;
+        Some(d + d * d.saturating_sub(1) / 2)
+    }
+    fn formula(&self) -> String {
+        "D + D(D-1)/2".into()
+    }
+    fn build(
+        &self,
+        vs: &nn::Path,
+        shape: ImageShape,
+        ordering: &OrderSpec,
+    ) -> Result<Box<dyn DensityModel>> {
+        let order = ordering.order(shape.height, shape.width);
+        let net = Fvsbn::new(vs, shape.dims());
+        Ok(Box::new(Permuted::new(net, order, shape, vs.device())))
+    }
+}
 
 pub struct Fvsbn {
     /// The D(D−1)/2 entries below the diagonal, row by row.
@@ -39,9 +78,8 @@ impl Fvsbn {
 }
 
 impl SeqNet for Fvsbn {
-    fn log_conditionals(&self, xs: &Tensor) -> Tensor {
-        let logits = xs.matmul(&self.weight().tr()) + &self.b;
-        bernoulli_log_prob(&logits, xs)
+    fn logits(&self, xs: &Tensor) -> Tensor {
+        xs.matmul(&self.weight().tr()) + &self.b
     }
 
     fn sample(&self, u: &Tensor) -> Tensor {

@@ -1,187 +1,365 @@
 //! Models: one trait for every density model, one small file per model.
 //!
-//! Every model gives exact per-image log-likelihoods as the sum of its
-//! autoregressive conditionals under an ordering from [`crate::order`].
-//! The fully-connected models here work on the pixel *sequence* (the image
-//! permuted into visiting order) through [`SeqNet`]; [`Permuted`] does the
-//! permuting, so no model re-implements an ordering.
+//! Every model gives exact per-image log-likelihoods as the product of its
+//! autoregressive conditionals. A model computes the parameters of every
+//! conditional at once ([`DensityModel::logits`]); an output [`Head`] turns
+//! them into log-probabilities and samples. Two adapters keep orderings out
+//! of the models: [`Permuted`] runs a fully-connected [`SeqNet`] on the image
+//! permuted into visiting order, and [`Raster`] runs a raster-scan
+//! convolutional [`RasterNet`] on the image transformed so that the ordering
+//! becomes raster order.
+//!
+//! Adding a model: one file with its `Config` (serde, defaults, checks,
+//! label, closed-form parameter count, build) implementing [`ModelDef`], and
+//! one line in the `models!` list below.
 mod fvsbn;
+mod gated_pixelcnn;
+mod heads;
 mod independent;
+pub mod layers;
 mod nade;
+mod pixelcnn;
+mod raster;
+mod seq;
 mod table;
 
-use anyhow::{bail, Result};
-use tch::{nn, Device, Kind, Tensor};
+use anyhow::{anyhow, bail, Result};
+use serde::{Deserialize, Serialize};
+use tch::{nn, Kind, Tensor};
 
+use crate::data::ImageShape;
+use crate::order::OrderSpec;
 use crate::rng;
-use crate::spec::{ModelKind, ModelSpec};
+use crate::spec::PixelForm;
 
-pub use fvsbn::Fvsbn;
-pub use independent::Independent;
+pub use heads::Head;
 pub use nade::{Nade, BLOCK as NADE_BLOCK};
-pub use table::TableAr;
+pub use raster::{Raster, RasterNet};
+pub use seq::{Permuted, SeqNet};
 
-/// An explicit density model over images of D pixels.
+/// An explicit density model over images of shape `[C, H, W]`.
 pub trait DensityModel {
-    /// `log p(x_{o_t} | x_{o_<t})` for every image and step `t` of the
-    /// ordering `o`: shape `[B, D]`, in step order. `x` is `[B, D]`, row-major
-    /// pixels, in the model's float kind.
-    fn log_conditionals(&self, x: &Tensor) -> Tensor;
+    /// The parameters of every conditional, `[B, C, H, W, K]` for images
+    /// `x` `[B, C, H, W]` (level values in the model's float kind): the
+    /// entry of pixel i, channel c depends only on the pixels before i in the
+    /// ordering and, for colour, on the channels of pixel i before c.
+    fn logits(&self, x: &Tensor) -> Tensor;
+
+    /// How `logits` become probabilities.
+    fn head(&self) -> Head;
+
+    /// `log p(x_ic | everything before it)`, `[B, C, H, W]`.
+    fn log_probs(&self, x: &Tensor) -> Tensor {
+        self.head().log_prob(&self.logits(x), x)
+    }
 
     /// Exact `log p(x)` per image, `[B]`, summed in float64.
     fn log_prob(&self, x: &Tensor) -> Tensor {
-        self.log_conditionals(x)
-            .to_kind(Kind::Double)
-            .sum_dim_intlist(1, false, Kind::Double)
+        self.log_probs(x).to_kind(Kind::Double).sum_dim_intlist(
+            [1, 2, 3].as_slice(),
+            false,
+            Kind::Double,
+        )
     }
 
-    /// `n` images `[n, D]` (row-major pixels) drawn with the given seed.
-    /// Does not touch libtorch's global random generator.
-    fn sample(&self, n: i64, seed: u64) -> Tensor;
+    /// Ancestral sampling driven by uniforms `u` `[n, C, H, W]`: the value
+    /// of pixel i, channel c is the head's draw from its conditional with
+    /// `u[:, c, i]` (so the same uniforms give the same images).
+    fn sample_with(&self, u: &Tensor) -> Tensor;
+
+    /// `n` images `[n, C, H, W]` drawn with the given seed. Does not touch
+    /// libtorch's global random generator.
+    fn sample(&self, n: i64, seed: u64) -> Tensor {
+        let s = self.shape();
+        let dims = [n, s.channels as i64, s.height as i64, s.width as i64];
+        let mut r = rng::stream(seed, 0x5A);
+        self.sample_with(&rng::uniform(&mut r, &dims, self.device()))
+    }
 
     /// Free parameters.
     fn num_params(&self) -> i64;
 
-    /// The ordering: `order()[t]` is the pixel visited at step `t`.
+    /// The ordering: `order()[t]` is the pixel (row-major) visited at step t.
     fn order(&self) -> &[usize];
+
+    fn shape(&self) -> ImageShape;
+
+    fn device(&self) -> tch::Device;
 }
 
-/// A fully-connected autoregressive net over the pixel sequence in visiting order.
-pub trait SeqNet {
-    /// `[B, D]` sequence → `[B, D]` log conditionals of each step given the earlier ones.
-    fn log_conditionals(&self, xs: &Tensor) -> Tensor;
-    /// Ancestral sampling from uniforms `u` `[n, D]`: step t is 1 iff `u[:, t] < p_t`.
-    fn sample(&self, u: &Tensor) -> Tensor;
-    fn num_params(&self) -> i64;
+/// Which orderings a model takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Orderings {
+    /// Every ordering arlab knows.
+    Any,
+    /// The 8 dihedral variants of raster order (raster-scan networks).
+    Dihedral,
 }
 
-/// A [`SeqNet`] under an ordering: permutes images into sequences and back.
-pub struct Permuted<N: SeqNet> {
-    net: N,
-    order: Vec<usize>,
-    perm: Tensor,
-    ranks: Tensor,
-    device: Device,
+/// What every model's config gives: checks, label, parameter count, build.
+pub trait ModelDef {
+    /// The label in run names and tables, e.g. `nade-h500`.
+    fn default_label(&self) -> String;
+    /// Checks the config's own values; errors name the field.
+    fn check(&self) -> Result<()>;
+    /// The pixel forms the model handles.
+    fn pixels(&self) -> &'static [PixelForm];
+    fn orderings(&self) -> Orderings {
+        Orderings::Any
+    }
+    /// The closed-form parameter count (`None` if it overflows).
+    fn param_count(&self, shape: ImageShape) -> Option<u128>;
+    /// The parameter count's formula, for `arlab inspect`.
+    fn formula(&self) -> String;
+    /// Checks that depend on the image (sizes the model cannot handle).
+    fn check_shape(&self, _shape: ImageShape) -> Result<()> {
+        Ok(())
+    }
+    /// The model, its parameters under `vs`.
+    fn build(
+        &self,
+        vs: &nn::Path,
+        shape: ImageShape,
+        ordering: &OrderSpec,
+    ) -> Result<Box<dyn DensityModel>>;
 }
 
-impl<N: SeqNet> Permuted<N> {
-    pub fn new(net: N, order: Vec<usize>, device: Device) -> Self {
-        let perm: Vec<i64> = order.iter().map(|&p| p as i64).collect();
-        let ranks: Vec<i64> = crate::order::ranks(&order)
-            .iter()
-            .map(|&r| r as i64)
-            .collect();
-        Permuted {
-            net,
-            order,
-            perm: Tensor::from_slice(&perm).to_device(device),
-            ranks: Tensor::from_slice(&ranks).to_device(device),
-            device,
+/// The model list: `Variant(config type) = "type name"`. A new model is one
+/// line here and one file.
+macro_rules! models {
+    ($($variant:ident($config:ty) = $name:literal,)*) => {
+        /// A model's settings, by `type`.
+        #[derive(Clone, Debug, PartialEq)]
+        pub enum ModelConfig {
+            $($variant($config),)*
         }
-    }
-}
 
-impl<N: SeqNet> DensityModel for Permuted<N> {
-    fn log_conditionals(&self, x: &Tensor) -> Tensor {
-        self.net.log_conditionals(&x.index_select(1, &self.perm))
-    }
-    fn sample(&self, n: i64, seed: u64) -> Tensor {
-        let mut r = rng::stream(seed, 0x5A);
-        let u = rng::uniform(&mut r, &[n, self.order.len() as i64], self.device);
-        self.net.sample(&u).index_select(1, &self.ranks)
-    }
-    fn num_params(&self) -> i64 {
-        self.net.num_params()
-    }
-    fn order(&self) -> &[usize] {
-        &self.order
-    }
-}
+        impl ModelConfig {
+            /// Every model type, as written in specs.
+            pub const NAMES: &'static [&'static str] = &[$($name),*];
 
-/// Binary images: data shapes a model is built for.
-#[derive(Clone, Copy, Debug)]
-pub struct Shape {
-    pub height: usize,
-    pub width: usize,
-}
-
-impl Shape {
-    pub fn dims(&self) -> usize {
-        self.height * self.width
-    }
-}
-
-/// The largest image the tabular chain rule accepts (2^20 − 1 parameters).
-pub const TABULAR_MAX_DIMS: usize = 20;
-
-/// The largest Markov table built (2^26 logits, 256 MiB in float32).
-pub const MARKOV_MAX_ENTRIES: u64 = 1 << 26;
-
-/// Builds the model a spec names, its parameters under `vs`.
-pub fn build(
-    spec: &ModelSpec,
-    vs: &nn::Path,
-    shape: Shape,
-    order: Vec<usize>,
-) -> Result<Box<dyn DensityModel>> {
-    let d = shape.dims();
-    if order.len() != d {
-        bail!(
-            "the ordering has {} steps but the image has {d} pixels",
-            order.len()
-        );
-    }
-    let dev = vs.device();
-    Ok(match spec.kind {
-        ModelKind::Independent => Box::new(Permuted::new(Independent::new(vs, d), order, dev)),
-        ModelKind::Markov => {
-            let size = table::table_size(d, spec.k());
-            if size > MARKOV_MAX_ENTRIES {
-                bail!(
-                    "markov: k = {} on D = {d} pixels needs {size} table entries (Σ_t 2^min(t, k)); the limit is {MARKOV_MAX_ENTRIES}: use a smaller k",
-                    spec.k()
-                );
+            pub fn type_name(&self) -> &'static str {
+                match self {
+                    $(ModelConfig::$variant(_) => $name,)*
+                }
             }
-            Box::new(Permuted::new(TableAr::new(vs, d, spec.k()), order, dev))
-        }
-        ModelKind::Tabular => {
-            if d > TABULAR_MAX_DIMS {
-                bail!(
-                    "tabular: a full chain-rule table over D = {d} pixels needs 2^D − 1 = 2^{d} − 1 parameters; \
-                     it is only allowed up to D = {TABULAR_MAX_DIMS} (use data.downscale, a smaller synthetic size, or another model)"
-                );
+
+            pub fn def(&self) -> &dyn ModelDef {
+                match self {
+                    $(ModelConfig::$variant(c) => c,)*
+                }
             }
-            Box::new(Permuted::new(
-                TableAr::new(vs, d, d.saturating_sub(1)),
-                order,
-                dev,
-            ))
+
+            /// Reads the settings of model `type_name` from a YAML mapping.
+            fn from_yaml(type_name: &str, rest: serde_yaml_ng::Value) -> Result<ModelConfig> {
+                match type_name {
+                    $($name => Ok(ModelConfig::$variant(config_from(type_name, rest)?)),)*
+                    other => bail!(
+                        "unknown model type {other:?}; the types are: {}",
+                        Self::NAMES.join(", ")
+                    ),
+                }
+            }
+
+            fn to_yaml(&self) -> serde_yaml_ng::Value {
+                match self {
+                    $(ModelConfig::$variant(c) => serde_yaml_ng::to_value(c),)*
+                }
+                .expect("a model config always serializes")
+            }
         }
-        ModelKind::Fvsbn => Box::new(Permuted::new(Fvsbn::new(vs, d), order, dev)),
-        ModelKind::Nade => Box::new(Permuted::new(Nade::new(vs, d, spec.hidden()), order, dev)),
+    };
+}
+
+models! {
+    Independent(independent::Config) = "independent",
+    Markov(table::MarkovConfig) = "markov",
+    Tabular(table::TabularConfig) = "tabular",
+    Fvsbn(fvsbn::Config) = "fvsbn",
+    Nade(nade::Config) = "nade",
+    Pixelcnn(pixelcnn::Config) = "pixelcnn",
+    GatedPixelcnn(gated_pixelcnn::Config) = "gated_pixelcnn",
+}
+
+/// A config struct from the YAML mapping of its settings; errors name the field.
+fn config_from<T: serde::de::DeserializeOwned>(
+    type_name: &str,
+    rest: serde_yaml_ng::Value,
+) -> Result<T> {
+    serde_path_to_error::deserialize(rest).map_err(|e| {
+        let path = e.path().to_string();
+        let inner = e.inner().to_string();
+        if path == "." || path.is_empty() {
+            anyhow!("{inner} (in a {type_name} model)")
+        } else {
+            anyhow!("{path}: {inner} (in a {type_name} model)")
+        }
     })
 }
 
-/// The closed-form parameter count of a model on D binary pixels, without
-/// building it (the table of the whole family in `arlab inspect`).
-/// `None` when it overflows (the tabular model on large images).
-pub fn param_count(spec: &ModelSpec, d: usize) -> Option<u128> {
-    let d128 = d as u128;
-    Some(match spec.kind {
-        ModelKind::Independent => d128,
-        ModelKind::Markov => table::table_size(d, spec.k()) as u128,
-        ModelKind::Tabular => {
-            if d >= 127 {
-                return None;
+/// One model of an experiment: `type` and its settings, plus the settings
+/// every model has (`name`, `lr`).
+#[derive(Clone, Debug, PartialEq)]
+pub struct ModelSpec {
+    /// Label used in run names and tables (default: from type and settings).
+    pub name: Option<String>,
+    /// This model's learning rate, in place of `train.lr` (models on one
+    /// budget often want different rates: a table of logits far more than NADE).
+    pub lr: Option<f64>,
+    pub config: ModelConfig,
+}
+
+impl ModelSpec {
+    pub fn new(config: ModelConfig) -> ModelSpec {
+        ModelSpec {
+            name: None,
+            lr: None,
+            config,
+        }
+    }
+
+    pub fn def(&self) -> &dyn ModelDef {
+        self.config.def()
+    }
+
+    pub fn type_name(&self) -> &'static str {
+        self.config.type_name()
+    }
+
+    /// The label used in run directory names and tables.
+    pub fn label(&self) -> String {
+        self.name
+            .clone()
+            .unwrap_or_else(|| self.def().default_label())
+    }
+
+    /// Checks the model's settings, and that it takes the data's pixel form
+    /// and every ordering of the spec.
+    pub fn validate(&self, pixels: PixelForm, orderings: &[OrderSpec]) -> Result<()> {
+        let def = self.def();
+        let kind = self.type_name();
+        def.check()?;
+        if let Some(lr) = self.lr {
+            if !(lr > 0.0 && lr.is_finite()) {
+                bail!("lr: must be a positive number, got {lr}");
             }
-            (1u128 << d) - 1
         }
-        ModelKind::Fvsbn => d128 + d128 * d128.saturating_sub(1) / 2,
-        ModelKind::Nade => {
-            let h = spec.hidden() as u128;
-            2 * d128 * h + d128 + h
+        if let Some(name) = &self.name {
+            if name.is_empty() || name.contains(['/', '\\']) {
+                bail!("name: must be a non-empty name without `/`, got {name:?}");
+            }
         }
-    })
+        if !def.pixels().contains(&pixels) {
+            let takes: Vec<&str> = def.pixels().iter().map(|p| p.name()).collect();
+            bail!(
+                "a {kind} model cannot model `data.pixels: {}`; it needs `data.pixels: {}`",
+                pixels.name(),
+                takes.join("` or `")
+            );
+        }
+        if def.orderings() == Orderings::Dihedral {
+            if let Some(o) = orderings.iter().find(|o| !o.is_dihedral()) {
+                bail!(
+                    "a {kind} model is a raster-scan network: it takes the 8 dihedral variants of raster order \
+                     (raster, column, and either with +hflip, +vflip, +transpose or +reverse), not `{o}`"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Builds the model for images of `shape` under `ordering`.
+    pub fn build(
+        &self,
+        vs: &nn::Path,
+        shape: ImageShape,
+        ordering: &OrderSpec,
+    ) -> Result<Box<dyn DensityModel>> {
+        self.def().check_shape(shape)?;
+        self.def().build(vs, shape, ordering)
+    }
+}
+
+impl Serialize for ModelSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        use serde_yaml_ng::Value;
+        let mut map = serde_yaml_ng::Mapping::new();
+        map.insert("type".into(), self.type_name().into());
+        if let Value::Mapping(fields) = self.config.to_yaml() {
+            map.extend(fields);
+        }
+        if let Some(name) = &self.name {
+            map.insert("name".into(), name.as_str().into());
+        }
+        if let Some(lr) = self.lr {
+            map.insert("lr".into(), lr.into());
+        }
+        Value::Mapping(map).serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for ModelSpec {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<ModelSpec, D::Error> {
+        use serde::de::Error;
+        use serde_yaml_ng::Value;
+        let Value::Mapping(mut map) = Value::deserialize(d)? else {
+            return Err(D::Error::custom(
+                "a model is a mapping with a `type`, e.g. `{type: nade, hidden: 500}`",
+            ));
+        };
+        let Some(kind) = map.remove("type") else {
+            return Err(D::Error::custom(format!(
+                "missing field `type` (one of: {})",
+                ModelConfig::NAMES.join(", ")
+            )));
+        };
+        let kind: String =
+            serde_yaml_ng::from_value(kind).map_err(|e| D::Error::custom(format!("type: {e}")))?;
+        let name = map
+            .remove("name")
+            .map(serde_yaml_ng::from_value::<String>)
+            .transpose()
+            .map_err(|e| D::Error::custom(format!("name: {e}")))?;
+        let lr = map
+            .remove("lr")
+            .map(serde_yaml_ng::from_value::<f64>)
+            .transpose()
+            .map_err(|e| D::Error::custom(format!("lr: {e}")))?;
+        let config = ModelConfig::from_yaml(&kind, Value::Mapping(map))
+            .map_err(|e| D::Error::custom(format!("{e:#}")))?;
+        Ok(ModelSpec { name, lr, config })
+    }
+}
+
+/// Named architecture settings of the convolutional and recurrent models
+/// (each model's file says what they are for it).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Preset {
+    /// Small enough to train in minutes on 2 CPU cores.
+    #[default]
+    Small,
+    /// The configuration of the model's paper.
+    Paper,
+}
+
+impl Preset {
+    pub fn name(self) -> &'static str {
+        match self {
+            Preset::Small => "small",
+            Preset::Paper => "paper",
+        }
+    }
+}
+
+/// Errors unless every given size is absent or at least 1.
+pub fn check_sizes(sizes: &[(&str, Option<usize>)]) -> Result<()> {
+    for (name, v) in sizes {
+        if *v == Some(0) {
+            bail!("{name}: must be at least 1, got 0");
+        }
+    }
+    Ok(())
 }
 
 /// `log p(x_t)` for Bernoulli conditionals with the given logits:

@@ -9,9 +9,67 @@
 //! cost is O(D·H·BLOCK) flops with BLOCK fixed — never O(D²H) — and it runs
 //! faster on a CPU than a per-step loop or a cumsum over a B×D×H tensor
 //! (see the benchmark in the README). Sampling is D steps of O(H).
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
-use super::{bernoulli_log_prob, SeqNet};
+use super::{DensityModel, ModelDef, Permuted, SeqNet};
+use crate::data::ImageShape;
+use crate::order::OrderSpec;
+use crate::spec::PixelForm;
+
+/// `type: nade`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Hidden units H.
+    #[serde(default = "default_hidden")]
+    pub hidden: usize,
+}
+
+fn default_hidden() -> usize {
+    500
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            hidden: default_hidden(),
+        }
+    }
+}
+
+impl ModelDef for Config {
+    fn default_label(&self) -> String {
+        format!("nade-h{}", self.hidden)
+    }
+    fn check(&self) -> Result<()> {
+        if self.hidden == 0 {
+            bail!("hidden: must be at least 1, got 0");
+        }
+        Ok(())
+    }
+    fn pixels(&self) -> &'static [PixelForm] {
+        &[PixelForm::Binary]
+    }
+    fn param_count(&self, shape: ImageShape) -> Option<u128> {
+        let (d, h) = (shape.dims() as u128, self.hidden as u128);
+        Some(2 * d * h + d + h)
+    }
+    fn formula(&self) -> String {
+        format!("2DH + D + H, H = {}", self.hidden)
+    }
+    fn build(
+        &self,
+        vs: &nn::Path,
+        shape: ImageShape,
+        ordering: &OrderSpec,
+    ) -> Result<Box<dyn DensityModel>> {
+        let order = ordering.order(shape.height, shape.width);
+        let net = Nade::new(vs, shape.dims(), self.hidden);
+        Ok(Box::new(Permuted::new(net, order, shape, vs.device())))
+    }
+}
 
 /// Steps per block in the batched forward pass.
 pub const BLOCK: i64 = 28;
@@ -48,7 +106,7 @@ impl Nade {
 }
 
 impl SeqNet for Nade {
-    fn log_conditionals(&self, xs: &Tensor) -> Tensor {
+    fn logits(&self, xs: &Tensor) -> Tensor {
         let batch = xs.size()[0];
         let mut carry = self.c.unsqueeze(0).expand([batch, -1], false);
         let mut out = Vec::with_capacity((self.d / self.block + 1) as usize);
@@ -64,7 +122,7 @@ impl SeqNet for Nade {
             let vb = self.v.narrow(0, start, len);
             let logits = Tensor::einsum("blh,lh->bl", &[&h, &vb], None::<i64>)
                 + self.b.narrow(0, start, len);
-            out.push(bernoulli_log_prob(&logits, &xb));
+            out.push(logits);
             carry = &carry + xb.matmul(&wb); // not `+=`: carry starts as an expanded view
             start += len;
         }
@@ -99,16 +157,16 @@ impl SeqNet for Nade {
     }
 }
 
-/// Used by tests to compare against a plain per-step reference.
+/// Used by tests to compare against a plain per-step reference (logits).
 #[cfg(test)]
-pub(crate) fn reference_log_conditionals(n: &Nade, xs: &Tensor) -> Tensor {
+pub(crate) fn reference_logits(n: &Nade, xs: &Tensor) -> Tensor {
     let batch = xs.size()[0];
     let mut a = n.c.unsqueeze(0).expand([batch, -1], false);
     let mut out = Vec::new();
     for t in 0..n.d {
         let logit = (a.sigmoid() * n.v.get(t)).sum_dim_intlist(-1, false, None) + n.b.get(t);
         let xt = xs.select(1, t);
-        out.push(bernoulli_log_prob(&logit, &xt));
+        out.push(logit);
         a = &a + xt.unsqueeze(1) * n.w.get(t);
     }
     Tensor::stack(&out, 1)

@@ -2,9 +2,121 @@
 //! (step, context), where the context is the previous `k` pixels of the
 //! sequence. `k = 1` is the Markov AR-1 model (2D − 1 parameters);
 //! `k = D − 1` is the full chain rule (2^D − 1 parameters).
+use anyhow::{bail, Result};
+use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Tensor};
 
-use super::{bernoulli_log_prob, SeqNet};
+use super::{DensityModel, ModelDef, Permuted, SeqNet};
+use crate::data::ImageShape;
+use crate::order::OrderSpec;
+use crate::spec::PixelForm;
+
+/// The largest image the tabular chain rule accepts (2^20 − 1 parameters).
+pub const TABULAR_MAX_DIMS: usize = 20;
+
+/// The largest Markov table built (2^26 logits, 256 MiB in float32).
+pub const MARKOV_MAX_ENTRIES: u64 = 1 << 26;
+
+/// `type: markov`: each pixel given the previous `k` in the ordering.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MarkovConfig {
+    #[serde(default = "one")]
+    pub k: usize,
+}
+
+fn one() -> usize {
+    1
+}
+
+impl ModelDef for MarkovConfig {
+    fn default_label(&self) -> String {
+        format!("markov-k{}", self.k)
+    }
+    fn check(&self) -> Result<()> {
+        if self.k == 0 {
+            bail!("k: must be at least 1, got 0");
+        }
+        Ok(())
+    }
+    fn pixels(&self) -> &'static [PixelForm] {
+        &[PixelForm::Binary]
+    }
+    fn param_count(&self, shape: ImageShape) -> Option<u128> {
+        Some(table_size(shape.dims(), self.k) as u128)
+    }
+    fn formula(&self) -> String {
+        match self.k {
+            1 => "2D - 1".into(),
+            k => format!("sum_t 2^min(t, {k})"),
+        }
+    }
+    fn check_shape(&self, shape: ImageShape) -> Result<()> {
+        let (d, k) = (shape.dims(), self.k);
+        let size = table_size(d, k);
+        if size > MARKOV_MAX_ENTRIES {
+            bail!(
+                "markov: k = {k} on D = {d} pixels needs {size} table entries (Σ_t 2^min(t, k)); the limit is {MARKOV_MAX_ENTRIES}: use a smaller k"
+            );
+        }
+        Ok(())
+    }
+    fn build(
+        &self,
+        vs: &nn::Path,
+        shape: ImageShape,
+        ordering: &OrderSpec,
+    ) -> Result<Box<dyn DensityModel>> {
+        let order = ordering.order(shape.height, shape.width);
+        let net = TableAr::new(vs, shape.dims(), self.k);
+        Ok(Box::new(Permuted::new(net, order, shape, vs.device())))
+    }
+}
+
+/// `type: tabular`: the full chain rule, one logit per (step, whole past).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TabularConfig {}
+
+impl ModelDef for TabularConfig {
+    fn default_label(&self) -> String {
+        "tabular".into()
+    }
+    fn check(&self) -> Result<()> {
+        Ok(())
+    }
+    fn pixels(&self) -> &'static [PixelForm] {
+        &[PixelForm::Binary]
+    }
+    fn param_count(&self, shape: ImageShape) -> Option<u128> {
+        let d = shape.dims();
+        (d < 127).then(|| (1u128 << d) - 1)
+    }
+    fn formula(&self) -> String {
+        "2^D - 1".into()
+    }
+    fn check_shape(&self, shape: ImageShape) -> Result<()> {
+        let d = shape.dims();
+        if d > TABULAR_MAX_DIMS {
+            bail!(
+                "tabular: a full chain-rule table over D = {d} pixels needs 2^D − 1 = 2^{d} − 1 parameters; \
+                 it is only allowed up to D = {TABULAR_MAX_DIMS} (use data.downscale, a smaller synthetic size, or another model)"
+            );
+        }
+        Ok(())
+    }
+    fn build(
+        &self,
+        vs: &nn::Path,
+        shape: ImageShape,
+        ordering: &OrderSpec,
+    ) -> Result<Box<dyn DensityModel>> {
+        let order = ordering.order(shape.height, shape.width);
+        let d = shape.dims();
+        let net = TableAr::new(vs, d, d.saturating_sub(1));
+        Ok(Box::new(Permuted::new(net, order, shape, vs.device())))
+    }
+}
 
 /// Σ_t 2^min(t, k): the number of (step, context) entries, saturating.
 pub fn table_size(d: usize, k: usize) -> u64 {
@@ -23,7 +135,7 @@ pub struct TableAr {
 
 impl TableAr {
     /// Panics if the table would not fit in memory; callers validate `k`
-    /// (`models::build` checks the size first).
+    /// (the configs' `check_shape` checks the size first).
     pub fn new(vs: &nn::Path, d: usize, k: usize) -> Self {
         let size = table_size(d, k) as i64;
         let mut offsets = Vec::with_capacity(d);
@@ -55,10 +167,9 @@ impl TableAr {
 }
 
 impl SeqNet for TableAr {
-    fn log_conditionals(&self, xs: &Tensor) -> Tensor {
+    fn logits(&self, xs: &Tensor) -> Tensor {
         let idx = self.context(xs);
-        let logits = self.logits.index_select(0, &idx.flatten(0, 1)).view_as(xs);
-        bernoulli_log_prob(&logits, xs)
+        self.logits.index_select(0, &idx.flatten(0, 1)).view_as(xs)
     }
 
     fn sample(&self, u: &Tensor) -> Tensor {

@@ -1,13 +1,16 @@
-//! Exact properties every model must have, under every ordering:
-//! normalisation (Σ_x p(x) = 1 over all binary images, float64), causality
-//! (conditional t ignores pixels visited after t), closed-form parameter
-//! counts, and sampling consistent with the density.
+//! Exact properties every model must have, under every ordering it takes:
+//! normalisation (Σ_x p(x) = 1 over all binary images, float64; every
+//! 256-way conditional sums to 1), causality (the parameters of pixel i,
+//! channel c do not depend on any later pixel, nor on channels ≥ c of pixel
+//! i), closed-form parameter counts, and sampling consistent with the
+//! conditionals and the density.
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use super::*;
+use crate::data::ImageShape;
 use crate::order::OrderSpec;
-use crate::spec::{ModelKind, ModelSpec};
 
+/// Orderings of the fully-connected models.
 const ORDERINGS: &[&str] = &[
     "raster",
     "column",
@@ -21,71 +24,106 @@ const ORDERINGS: &[&str] = &[
     "zigzag+hflip+vflip",
 ];
 
-fn specs() -> Vec<ModelSpec> {
-    let m = |kind, hidden, k| ModelSpec {
-        kind,
-        name: None,
-        hidden,
-        k,
-        lr: None,
-    };
+/// The 8 dihedral variants of raster order (the raster-scan networks' orderings).
+const DIHEDRAL: &[&str] = &[
+    "raster",
+    "raster+hflip",
+    "raster+vflip",
+    "raster+reverse",
+    "column",
+    "column+hflip",
+    "column+vflip",
+    "column+reverse",
+];
+
+fn seq_specs() -> Vec<ModelSpec> {
     vec![
-        m(ModelKind::Independent, None, None),
-        m(ModelKind::Markov, None, Some(1)),
-        m(ModelKind::Markov, None, Some(3)),
-        m(ModelKind::Tabular, None, None),
-        m(ModelKind::Fvsbn, None, None),
-        m(ModelKind::Nade, Some(5), None),
+        ModelSpec::new(ModelConfig::Independent(independent::Config {})),
+        ModelSpec::new(ModelConfig::Markov(table::MarkovConfig { k: 1 })),
+        ModelSpec::new(ModelConfig::Markov(table::MarkovConfig { k: 3 })),
+        ModelSpec::new(ModelConfig::Tabular(table::TabularConfig {})),
+        ModelSpec::new(ModelConfig::Fvsbn(fvsbn::Config {})),
+        ModelSpec::new(ModelConfig::Nade(nade::Config { hidden: 5 })),
     ]
 }
 
-/// A float64 model on H×W binary images under `ordering`.
+/// Tiny convolutional models (the architecture of the presets, fewer units).
+fn conv_specs() -> Vec<ModelSpec> {
+    vec![
+        ModelSpec::new(ModelConfig::Pixelcnn(pixelcnn::Config {
+            blocks: Some(2),
+            hidden: Some(4),
+            output_hidden: Some(8),
+            ..Default::default()
+        })),
+        ModelSpec::new(ModelConfig::GatedPixelcnn(gated_pixelcnn::Config {
+            layers: Some(3),
+            hidden: Some(4),
+            kernel: Some(3),
+            output_hidden: Some(16),
+            ..Default::default()
+        })),
+    ]
+}
+
+fn orderings_of(spec: &ModelSpec) -> &'static [&'static str] {
+    match spec.def().orderings() {
+        Orderings::Any => ORDERINGS,
+        Orderings::Dihedral => DIHEDRAL,
+    }
+}
+
+fn binary(h: usize, w: usize) -> ImageShape {
+    ImageShape::new(PixelForm::Binary, h, w)
+}
+
+/// A float64 model on images of `shape` under `ordering`.
 fn make(
     spec: &ModelSpec,
-    h: usize,
-    w: usize,
+    shape: ImageShape,
     ordering: &str,
 ) -> (nn::VarStore, Box<dyn DensityModel>) {
     tch::manual_seed(7);
     let mut vs = nn::VarStore::new(Device::Cpu);
     vs.set_kind(Kind::Double);
-    let order = ordering.parse::<OrderSpec>().unwrap().order(h, w);
-    let model = build(
-        spec,
-        &vs.root(),
-        Shape {
-            height: h,
-            width: w,
-        },
-        order,
-    )
-    .unwrap();
+    let ordering = ordering.parse::<OrderSpec>().unwrap();
+    let model = spec.build(&vs.root(), shape, &ordering).unwrap();
     (vs, model)
 }
 
-/// All 2^d binary images, `[2^d, d]` float64.
-fn all_images(d: usize) -> Tensor {
+/// All 2^(h·w) binary images, `[2^d, 1, h, w]` float64.
+fn all_images(h: usize, w: usize) -> Tensor {
+    let d = h * w;
     let v: Vec<f64> = (0..1usize << d)
         .flat_map(|i| (0..d).map(move |j| ((i >> j) & 1) as f64))
         .collect();
-    Tensor::from_slice(&v).view([1 << d, d as i64])
+    Tensor::from_slice(&v).view([1 << d, 1, h as i64, w as i64])
 }
 
-fn log_total(model: &dyn DensityModel, d: usize) -> f64 {
+/// Random images of `shape` (level values), float64.
+fn random_images(n: i64, shape: ImageShape) -> Tensor {
+    let dims = [
+        n,
+        shape.channels as i64,
+        shape.height as i64,
+        shape.width as i64,
+    ];
+    Tensor::randint(shape.levels as i64, dims, (Kind::Int64, Device::Cpu)).to_kind(Kind::Double)
+}
+
+fn log_total(model: &dyn DensityModel, h: usize, w: usize) -> f64 {
     let _g = tch::no_grad_guard();
     model
-        .log_prob(&all_images(d))
+        .log_prob(&all_images(h, w))
         .logsumexp([0], false)
         .double_value(&[])
 }
 
 /// A few Adam steps on random data, so the test is not at a special point.
-fn train_a_little(vs: &nn::VarStore, model: &dyn DensityModel, d: usize) {
+fn train_a_little(vs: &nn::VarStore, model: &dyn DensityModel) {
     let mut opt = nn::Adam::default().build(vs, 0.05).unwrap();
     for _ in 0..5 {
-        let x = Tensor::rand([16, d as i64], (Kind::Double, Device::Cpu))
-            .lt(0.3)
-            .to_kind(Kind::Double);
+        let x = random_images(16, model.shape());
         let loss = -model.log_prob(&x).mean(Kind::Double);
         opt.backward_step(&loss);
     }
@@ -94,17 +132,17 @@ fn train_a_little(vs: &nn::VarStore, model: &dyn DensityModel, d: usize) {
 #[test]
 fn every_model_is_normalised_under_every_ordering() {
     let (h, w) = (3, 3);
-    for spec in specs() {
-        for ordering in ORDERINGS {
-            let (vs, model) = make(&spec, h, w, ordering);
-            let at_init = log_total(model.as_ref(), h * w);
+    for spec in seq_specs().into_iter().chain(conv_specs()) {
+        for ordering in orderings_of(&spec) {
+            let (vs, model) = make(&spec, binary(h, w), ordering);
+            let at_init = log_total(model.as_ref(), h, w);
             assert!(
                 at_init.abs() < 1e-6,
                 "{} / {ordering}: log Σp = {at_init} at init",
                 spec.label()
             );
-            train_a_little(&vs, model.as_ref(), h * w);
-            let trained = log_total(model.as_ref(), h * w);
+            train_a_little(&vs, model.as_ref());
+            let trained = log_total(model.as_ref(), h, w);
             assert!(
                 trained.abs() < 1e-6,
                 "{} / {ordering}: log Σp = {trained} after training",
@@ -114,158 +152,320 @@ fn every_model_is_normalised_under_every_ordering() {
     }
 }
 
-/// Conditional t must not change when any pixel visited after step t flips
-/// (for every model, including the table-based ones).
+/// 256-way heads: on a 1×2 gray image, the 65,536 joint probabilities sum
+/// to 1, and every conditional of a colour image sums to 1.
+#[test]
+fn eight_bit_models_are_normalised() {
+    let gray = ImageShape::new(PixelForm::Gray256, 1, 2);
+    let levels = Tensor::arange(256, (Kind::Double, Device::Cpu));
+    let all = Tensor::stack(
+        &[
+            levels.repeat_interleave_self_int(256, 0, None),
+            levels.repeat([256]),
+        ],
+        1,
+    )
+    .view([65536, 1, 1, 2]);
+    let mut specs = conv_specs();
+    specs.insert(
+        0,
+        ModelSpec::new(ModelConfig::Independent(independent::Config {})),
+    );
+    for spec in &specs {
+        for ordering in ["raster", "raster+hflip"] {
+            let (vs, model) = make(spec, gray, ordering);
+            train_a_little(&vs, model.as_ref());
+            let total = tch::no_grad(|| model.log_prob(&all).logsumexp([0], false));
+            let total = total.double_value(&[]);
+            assert!(
+                total.abs() < 1e-9,
+                "{} / {ordering}: log Σp = {total}",
+                spec.label()
+            );
+        }
+        let (_, model) = make(spec, ImageShape::new(PixelForm::Rgb, 3, 3), "column");
+        let x = random_images(4, model.shape());
+        let lp = tch::no_grad(|| {
+            model
+                .logits(&x)
+                .log_softmax(-1, Kind::Double)
+                .logsumexp([-1], false)
+        });
+        assert!(lp.abs().max().double_value(&[]) < 1e-12, "{}", spec.label());
+    }
+}
+
+/// For every (pixel q, channel c): which input (channel, pixel) entries the
+/// parameters of (q, c) may depend on: pixels earlier in the ordering, and
+/// the earlier channels of q itself.
+fn allowed(model: &dyn DensityModel, q: usize, c: usize, cin: usize, p: usize) -> bool {
+    let ranks = crate::order::ranks(model.order());
+    ranks[p] < ranks[q] || (p == q && cin < c)
+}
+
+/// Gradients of each conditional's parameters with respect to every input
+/// entry: exactly zero where not allowed; and some allowed entry matters.
+/// Checked at initialisation, where some dependence must show, and after a
+/// little training on noise (which may teach a small net to ignore inputs).
+fn check_causality_by_gradients(spec: &ModelSpec, shape: ImageShape, ordering: &str) {
+    let (vs, model) = make(spec, shape, ordering);
+    check_gradients(spec, model.as_ref(), shape, ordering, true);
+    train_a_little(&vs, model.as_ref());
+    check_gradients(spec, model.as_ref(), shape, ordering, false);
+}
+
+fn check_gradients(
+    spec: &ModelSpec,
+    model: &dyn DensityModel,
+    shape: ImageShape,
+    ordering: &str,
+    must_depend: bool,
+) {
+    let (c, p) = (shape.channels, shape.positions());
+    let x = random_images(8, shape).set_requires_grad(true);
+    let logits = model.logits(&x).reshape([8, c as i64, p as i64, -1]);
+    let mut some_dependence = false;
+    for q in 0..p {
+        for ch in 0..c {
+            let out = logits
+                .select(1, ch as i64)
+                .select(1, q as i64)
+                .sum(Kind::Double);
+            let g = Tensor::run_backward(&[out], &[&x], true, false);
+            let g = match g[0].defined() {
+                true => g[0]
+                    .abs()
+                    .sum_dim_intlist(0, false, Kind::Double)
+                    .reshape([c as i64, p as i64]),
+                false => Tensor::zeros([c as i64, p as i64], (Kind::Double, Device::Cpu)),
+            };
+            for cin in 0..c {
+                for pix in 0..p {
+                    let v = g.double_value(&[cin as i64, pix as i64]);
+                    if !allowed(model, q, ch, cin, pix) {
+                        assert_eq!(
+                            v, 0.0,
+                            "{} / {ordering} / {:?}: d params[pixel {q}, channel {ch}] / d x[channel {cin}, pixel {pix}] = {v}",
+                            spec.label(), shape.pixels()
+                        );
+                    } else if v > 0.0 {
+                        some_dependence = true;
+                    }
+                }
+            }
+        }
+    }
+    if must_depend && spec.type_name() != "independent" {
+        assert!(
+            some_dependence,
+            "{} / {ordering}: no conditional depends on anything",
+            spec.label()
+        );
+    }
+}
+
+#[test]
+fn fully_connected_models_are_causal_by_gradients_under_every_ordering() {
+    for spec in seq_specs()
+        .into_iter()
+        .filter(|s| matches!(s.type_name(), "fvsbn" | "nade" | "independent"))
+    {
+        for ordering in ORDERINGS {
+            check_causality_by_gradients(&spec, binary(4, 3), ordering);
+        }
+    }
+}
+
+#[test]
+fn conv_models_are_causal_by_gradients_binary_gray_and_rgb() {
+    for spec in conv_specs() {
+        for ordering in DIHEDRAL {
+            check_causality_by_gradients(&spec, binary(4, 5), ordering);
+            check_causality_by_gradients(&spec, ImageShape::new(PixelForm::Rgb, 3, 4), ordering);
+        }
+        check_causality_by_gradients(&spec, ImageShape::new(PixelForm::Gray256, 4, 4), "column");
+    }
+    // The independent model on colour: no dependence at all.
+    let spec = ModelSpec::new(ModelConfig::Independent(independent::Config {}));
+    check_causality_by_gradients(&spec, ImageShape::new(PixelForm::Rgb, 2, 2), "raster");
+}
+
+/// Conditional t must not change when any pixel visited at or after step t
+/// flips (for every fully-connected model, the table-based ones included).
 #[test]
 fn conditionals_ignore_later_pixels_when_flipped() {
     let (h, w) = (3, 3);
     let d = h * w;
-    for spec in specs() {
+    for spec in seq_specs() {
         for ordering in ORDERINGS {
-            let (vs, model) = make(&spec, h, w, ordering);
-            train_a_little(&vs, model.as_ref(), d);
+            let (vs, model) = make(&spec, binary(h, w), ordering);
+            train_a_little(&vs, model.as_ref());
             let _g = tch::no_grad_guard();
-            let x = Tensor::rand([8, d as i64], (Kind::Double, Device::Cpu))
-                .lt(0.5)
-                .to_kind(Kind::Double);
-            let base = model.log_conditionals(&x);
+            let x = random_images(8, binary(h, w));
+            let base = model.logits(&x).view([8, d as i64]);
             let ranks = crate::order::ranks(model.order());
             for (pixel, &rank) in ranks.iter().enumerate() {
-                let flipped = x.copy();
+                let flipped = x.view([8, d as i64]).copy();
                 let mut column = flipped.select(1, pixel as i64);
-                column.copy_(&(1.0 - x.select(1, pixel as i64)));
-                let after = model.log_conditionals(&flipped);
-                for t in 0..rank {
-                    let diff = (after.select(1, t as i64) - base.select(1, t as i64))
-                        .abs()
-                        .max()
-                        .double_value(&[]);
-                    assert_eq!(diff, 0.0, "{} / {ordering}: conditional of step {t} changed when pixel {pixel} (step {rank}) flipped", spec.label());
+                column.copy_(&(1.0 - column.copy()));
+                let after = model
+                    .logits(&flipped.view([8, 1, h as i64, w as i64]))
+                    .view([8, d as i64]);
+                for (q, &rq) in ranks.iter().enumerate() {
+                    if rq <= rank {
+                        let diff = (after.select(1, q as i64) - base.select(1, q as i64))
+                            .abs()
+                            .max()
+                            .double_value(&[]);
+                        assert_eq!(diff, 0.0, "{} / {ordering}: conditional of pixel {q} (step {rq}) changed when pixel {pixel} (step {rank}) flipped", spec.label());
+                    }
                 }
             }
         }
     }
 }
 
-/// The gradient of conditional t with respect to a pixel visited after t is
-/// exactly zero; and (so the test can fail) some earlier pixel matters.
+/// Plain PixelCNN misses some earlier pixels whatever its depth (the blind
+/// spot); Gated PixelCNN sees every earlier pixel.
 #[test]
-fn gradients_of_conditionals_vanish_for_later_pixels() {
-    let (h, w) = (4, 3);
-    let d = h * w;
-    for spec in specs().into_iter().filter(|s| {
-        matches!(
-            s.kind,
-            ModelKind::Fvsbn | ModelKind::Nade | ModelKind::Independent
-        )
-    }) {
-        for ordering in ORDERINGS {
-            let (vs, model) = make(&spec, h, w, ordering);
-            train_a_little(&vs, model.as_ref(), d);
-            let ranks = crate::order::ranks(model.order());
-            let x = Tensor::rand([4, d as i64], (Kind::Double, Device::Cpu))
-                .lt(0.5)
-                .to_kind(Kind::Double)
-                .set_requires_grad(true);
-            let cond = model.log_conditionals(&x);
-            let mut earlier_nonzero = false;
-            for t in 0..d {
-                let g = Tensor::run_backward(
-                    &[cond.select(1, t as i64).sum(Kind::Double)],
-                    &[&x],
-                    true,
-                    false,
-                );
-                let g = g[0].abs().sum_dim_intlist(0, false, Kind::Double);
-                for (pixel, &rank) in ranks.iter().enumerate() {
-                    let gp = g.double_value(&[pixel as i64]);
-                    if rank > t {
-                        assert_eq!(gp, 0.0, "{} / {ordering}: d cond[{t}] / d x[{pixel}] = {gp}, but pixel {pixel} is step {rank}", spec.label());
-                    } else if rank < t && gp > 0.0 {
-                        earlier_nonzero = true;
-                    }
-                }
-            }
-            if spec.kind != ModelKind::Independent {
-                assert!(
-                    earlier_nonzero,
-                    "{} / {ordering}: no conditional depends on any earlier pixel",
-                    spec.label()
-                );
-            }
-        }
+fn pixelcnn_has_a_blind_spot_and_gated_pixelcnn_has_none() {
+    let (h, w) = (6, 8);
+    let shape = binary(h, w);
+    let target = 5 * w; // (5, 0)
+    let field = |spec: &ModelSpec| -> Vec<f64> {
+        let (_, model) = make(spec, shape, "raster");
+        crate::eval::receptive_field(model.as_ref(), target, 0, 4, Kind::Double)
+    };
+    let deep = |cfg: pixelcnn::Config| ModelSpec::new(ModelConfig::Pixelcnn(cfg));
+    let plain = field(&deep(pixelcnn::Config {
+        blocks: Some(6),
+        hidden: Some(4),
+        output_hidden: Some(8),
+        ..Default::default()
+    }));
+    let gated = field(&ModelSpec::new(ModelConfig::GatedPixelcnn(
+        gated_pixelcnn::Config {
+            layers: Some(8),
+            hidden: Some(4),
+            kernel: Some(3),
+            output_hidden: Some(8),
+            ..Default::default()
+        },
+    )));
+    let blind: Vec<usize> = (0..target).filter(|&p| plain[p] == 0.0).collect();
+    assert!(
+        !blind.is_empty(),
+        "plain PixelCNN sees every earlier pixel: {plain:?}"
+    );
+    // The blind spot is above and to the right.
+    assert!(
+        blind.iter().all(|&p| p / w < 5 && p % w > 0),
+        "blind spot {blind:?}"
+    );
+    let missed: Vec<usize> = (0..target).filter(|&p| gated[p] == 0.0).collect();
+    assert!(missed.is_empty(), "gated PixelCNN misses pixels {missed:?}");
+    for field in [&plain, &gated] {
+        assert!(
+            (target..h * w).all(|p| field[p] == 0.0),
+            "later pixels in the field"
+        );
     }
 }
 
 #[test]
 fn parameter_counts_match_the_closed_forms() {
     for (h, w) in [(3, 3), (4, 5), (28, 28)] {
-        let d = h * w;
-        for spec in specs() {
-            if spec.kind == ModelKind::Tabular && d > TABULAR_MAX_DIMS {
+        let d = (h * w) as i64;
+        for spec in seq_specs() {
+            if spec.type_name() == "tabular" && h * w > table::TABULAR_MAX_DIMS {
                 continue;
             }
-            let vs = nn::VarStore::new(Device::Cpu);
-            let model = build(
-                &spec,
-                &vs.root(),
-                Shape {
-                    height: h,
-                    width: w,
-                },
-                (0..d).collect(),
-            )
-            .unwrap();
-            let d = d as i64;
-            let expected = match (spec.kind, spec.k) {
-                (ModelKind::Independent, _) => d,
-                (ModelKind::Markov, Some(1)) => 2 * d - 1,
-                (ModelKind::Markov, Some(3)) => 1 + 2 + 4 + 8 * (d - 3),
-                (ModelKind::Tabular, _) => (1i64 << d) - 1,
-                (ModelKind::Fvsbn, _) => d + d * (d - 1) / 2,
-                (ModelKind::Nade, _) => 2 * d * 5 + d + 5,
+            let expected = match &spec.config {
+                ModelConfig::Independent(_) => d,
+                ModelConfig::Markov(m) if m.k == 1 => 2 * d - 1,
+                ModelConfig::Markov(_) => 1 + 2 + 4 + 8 * (d - 3),
+                ModelConfig::Tabular(_) => (1i64 << d) - 1,
+                ModelConfig::Fvsbn(_) => d + d * (d - 1) / 2,
+                ModelConfig::Nade(_) => 2 * d * 5 + d + 5,
                 _ => unreachable!(),
             };
-            assert_eq!(model.num_params(), expected, "{} on {h}×{w}", spec.label());
-            let trainable: i64 = vs
-                .trainable_variables()
-                .iter()
-                .map(|t| t.numel() as i64)
-                .sum();
-            assert_eq!(
-                trainable,
-                expected,
-                "{} on {h}×{w}: variables",
-                spec.label()
-            );
-            assert_eq!(param_count(&spec, d as usize), Some(expected as u128));
+            check_count(&spec, binary(h, w), Some(expected));
         }
+    }
+    for pixels in PixelForm::ALL {
+        let shape = ImageShape::new(pixels, 5, 4);
+        let indep = ModelSpec::new(ModelConfig::Independent(independent::Config {}));
+        let per = if pixels == PixelForm::Binary { 1 } else { 255 };
+        check_count(&indep, shape, Some(shape.dims() as i64 * per));
+        for spec in conv_specs() {
+            check_count(&spec, shape, None);
+        }
+        for preset in [Preset::Small, Preset::Paper] {
+            let spec = ModelSpec::new(ModelConfig::Pixelcnn(pixelcnn::Config {
+                preset,
+                ..Default::default()
+            }));
+            check_count(&spec, shape, None);
+        }
+        let spec = ModelSpec::new(ModelConfig::GatedPixelcnn(Default::default()));
+        check_count(&spec, shape, None);
+    }
+}
+
+/// The built model's variables, its `num_params` and its config's closed
+/// form agree (and equal `expected` when given).
+fn check_count(spec: &ModelSpec, shape: ImageShape, expected: Option<i64>) {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let model = spec
+        .build(&vs.root(), shape, &"raster".parse().unwrap())
+        .unwrap();
+    let trainable: i64 = vs
+        .trainable_variables()
+        .iter()
+        .map(|t| t.numel() as i64)
+        .sum();
+    let closed = spec.def().param_count(shape).unwrap() as i64;
+    let what = format!("{} on {:?}", spec.label(), shape);
+    assert_eq!(
+        model.num_params(),
+        trainable,
+        "{what}: num_params vs variables"
+    );
+    assert_eq!(closed, trainable, "{what}: closed form vs variables");
+    if let Some(e) = expected {
+        assert_eq!(trainable, e, "{what}");
     }
 }
 
 #[test]
 fn tabular_refuses_more_than_twenty_pixels() {
-    let spec = ModelSpec {
-        kind: ModelKind::Tabular,
-        name: None,
-        hidden: None,
-        k: None,
-        lr: None,
-    };
+    let spec = ModelSpec::new(ModelConfig::Tabular(table::TabularConfig {}));
     let vs = nn::VarStore::new(Device::Cpu);
-    let err = build(
-        &spec,
-        &vs.root(),
-        Shape {
-            height: 3,
-            width: 7,
-        },
-        (0..21).collect(),
-    )
-    .err()
-    .unwrap();
+    let err = spec
+        .build(&vs.root(), binary(3, 7), &"raster".parse().unwrap())
+        .err()
+        .unwrap();
     let msg = err.to_string();
     assert!(msg.contains("2^21 − 1") && msg.contains("D = 20"), "{msg}");
+}
+
+#[test]
+fn raster_networks_refuse_non_dihedral_orderings() {
+    for spec in conv_specs() {
+        let err = spec
+            .validate(PixelForm::Binary, &["snake".parse().unwrap()])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("dihedral") && err.contains("`snake`"), "{err}");
+        spec.validate(PixelForm::Rgb, &["column+reverse".parse().unwrap()])
+            .unwrap();
+    }
+    let nade = ModelSpec::new(ModelConfig::Nade(nade::Config { hidden: 3 }));
+    let err = nade
+        .validate(PixelForm::Rgb, &["raster".parse().unwrap()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("data.pixels: binary"), "{err}");
 }
 
 #[test]
@@ -286,8 +486,8 @@ fn nade_blocks_match_a_per_step_reference_in_value_and_gradient() {
             let mut dst = vars[&format!("b{block}.{name}")].shallow_clone();
             tch::no_grad(|| dst.copy_(&vars[&format!("a.{name}")]));
         }
-        let r = nade::reference_log_conditionals(&reference, &x);
-        let f = fast.log_conditionals(&x);
+        let r = nade::reference_logits(&reference, &x);
+        let f = fast.logits(&x);
         let diff = (&r - &f).abs().max().double_value(&[]);
         assert!(diff < 1e-12, "block {block}: max |Δ| = {diff}");
         let gr = Tensor::run_backward(
@@ -309,14 +509,60 @@ fn nade_blocks_match_a_per_step_reference_in_value_and_gradient() {
     }
 }
 
+/// Given the same uniforms, a sample is exactly what the model's own
+/// conditionals imply at every pixel and channel: binary, gray and RGB.
+#[test]
+fn samples_are_what_the_conditionals_imply_given_the_uniforms() {
+    let shapes = [
+        binary(3, 3),
+        ImageShape::new(PixelForm::Gray256, 3, 2),
+        ImageShape::new(PixelForm::Rgb, 2, 3),
+    ];
+    for shape in shapes {
+        let specs: Vec<ModelSpec> = if shape.pixels() == PixelForm::Binary {
+            seq_specs().into_iter().chain(conv_specs()).collect()
+        } else {
+            let mut s = conv_specs();
+            s.push(ModelSpec::new(ModelConfig::Independent(
+                independent::Config {},
+            )));
+            s
+        };
+        for spec in &specs {
+            let ordering = orderings_of(spec)[5];
+            let (vs, model) = make(spec, shape, ordering);
+            train_a_little(&vs, model.as_ref());
+            let dims = [
+                6,
+                shape.channels as i64,
+                shape.height as i64,
+                shape.width as i64,
+            ];
+            let u = Tensor::rand(dims, (Kind::Double, Device::Cpu));
+            let x = model.sample_with(&u);
+            let again = model.head().sample(&tch::no_grad(|| model.logits(&x)), &u);
+            assert!(
+                x.equal(&again),
+                "{} / {ordering} / {:?}: samples differ from the conditionals' draws",
+                spec.label(),
+                shape.pixels()
+            );
+        }
+    }
+}
+
 #[test]
 fn same_seed_same_samples_and_samples_follow_the_density() {
     let (h, w) = (2, 2);
     let d = h * w;
-    for spec in specs() {
-        for ordering in ["raster", "random:5", "spiral+reverse"] {
-            let (vs, model) = make(&spec, h, w, ordering);
-            train_a_little(&vs, model.as_ref(), d);
+    for spec in seq_specs().into_iter().chain(conv_specs()) {
+        for ordering in [
+            orderings_of(&spec)[0],
+            orderings_of(&spec)[6],
+            orderings_of(&spec)[7],
+        ] {
+            let (vs, model) = make(&spec, binary(h, w), ordering);
+            train_a_little(&vs, model.as_ref());
             let a = model.sample(4000, 11);
             let b = model.sample(4000, 11);
             assert!(
@@ -330,18 +576,18 @@ fn same_seed_same_samples_and_samples_follow_the_density() {
                 spec.label()
             );
             // Empirical frequencies of the 16 images against p(x).
-            let codes: Vec<i64> =
-                Vec::try_from(
-                    (a.to_kind(Kind::Int64) * Tensor::from_slice(&[1i64, 2, 4, 8]))
-                        .sum_dim_intlist(1, false, Kind::Int64),
-                )
-                .unwrap();
+            let codes: Vec<i64> = Vec::try_from(
+                (a.reshape([4000, d as i64]).to_kind(Kind::Int64)
+                    * Tensor::from_slice(&[1i64, 2, 4, 8]))
+                .sum_dim_intlist(1, false, Kind::Int64),
+            )
+            .unwrap();
             let mut counts = [0f64; 16];
             for c in codes {
                 counts[c as usize] += 1.0 / 4000.0;
             }
             let p: Vec<f64> =
-                Vec::try_from(tch::no_grad(|| model.log_prob(&all_images(d)).exp())).unwrap();
+                Vec::try_from(tch::no_grad(|| model.log_prob(&all_images(h, w)).exp())).unwrap();
             let tv: f64 = counts
                 .iter()
                 .zip(&p)

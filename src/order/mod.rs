@@ -48,7 +48,10 @@ pub enum Transform {
 }
 
 /// A named ordering: a base followed by transforms, applied left to right.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// In a spec it is written as its name (`snake+reverse`) and parsed once.
+#[derive(
+    Clone, Debug, PartialEq, Eq, serde_with::SerializeDisplay, serde_with::DeserializeFromStr,
+)]
 pub struct OrderSpec {
     pub base: Base,
     pub transforms: Vec<Transform>,
@@ -85,6 +88,96 @@ impl OrderSpec {
     /// Filesystem-safe name, e.g. `raster`, `random-7`, `snake+reverse`.
     pub fn slug(&self) -> String {
         self.to_string().replace(':', "-")
+    }
+
+    /// True for the 8 dihedral variants of raster order (raster or column
+    /// under any transforms): the orderings a raster-scan network reaches by
+    /// transforming the image.
+    pub fn is_dihedral(&self) -> bool {
+        matches!(self.base, Base::Raster | Base::Column)
+    }
+
+    /// The image transform under which this ordering is raster order on an
+    /// `height × width` image, if there is one.
+    pub fn dihedral(&self, height: usize, width: usize) -> Option<Dihedral> {
+        let order = self.order(height, width);
+        Dihedral::ALL
+            .into_iter()
+            .find(|d| d.visiting_order(height, width) == order)
+    }
+}
+
+/// One of the 8 symmetries of the grid: optionally transpose, then mirror
+/// left-right, then mirror top-bottom. A raster-scan network under an
+/// ordering with a dihedral form runs on `apply(x)`; its outputs go back
+/// through `invert`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
+pub struct Dihedral {
+    pub transpose: bool,
+    pub hflip: bool,
+    pub vflip: bool,
+}
+
+impl Dihedral {
+    pub const ALL: [Dihedral; 8] = {
+        let mut all = [Dihedral {
+            transpose: false,
+            hflip: false,
+            vflip: false,
+        }; 8];
+        let mut i = 0;
+        while i < 8 {
+            all[i] = Dihedral {
+                transpose: i & 1 != 0,
+                hflip: i & 2 != 0,
+                vflip: i & 4 != 0,
+            };
+            i += 1;
+        }
+        all
+    };
+
+    /// The pixels of an `h × w` image in the order a raster scan of the
+    /// transformed image visits them.
+    pub fn visiting_order(&self, h: usize, w: usize) -> Vec<usize> {
+        let idx: Vec<i64> = (0..(h * w) as i64).collect();
+        let grid = tch::Tensor::from_slice(&idx).view([1, 1, h as i64, w as i64]);
+        Vec::<i64>::try_from(self.apply(&grid).flatten(0, -1))
+            .expect("an index vector")
+            .into_iter()
+            .map(|i| i as usize)
+            .collect()
+    }
+
+    /// Transforms the last two (height, width) dimensions of `x`.
+    pub fn apply(&self, x: &tch::Tensor) -> tch::Tensor {
+        let n = x.dim() as i64;
+        let mut y = x.shallow_clone();
+        if self.transpose {
+            y = y.transpose(n - 2, n - 1);
+        }
+        if self.hflip {
+            y = y.flip([n - 1]);
+        }
+        if self.vflip {
+            y = y.flip([n - 2]);
+        }
+        y
+    }
+
+    /// The inverse of [`Dihedral::apply`] on dimensions `hdim` and `hdim + 1`.
+    pub fn invert_at(&self, y: &tch::Tensor, hdim: i64) -> tch::Tensor {
+        let mut x = y.shallow_clone();
+        if self.vflip {
+            x = x.flip([hdim]);
+        }
+        if self.hflip {
+            x = x.flip([hdim + 1]);
+        }
+        if self.transpose {
+            x = x.transpose(hdim, hdim + 1);
+        }
+        x
     }
 }
 

@@ -7,6 +7,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use super::{plots, write_atomic, write_csv, RunDir, Summary};
+use crate::data::ImageShape;
 
 /// One row of comparison.csv.
 #[derive(Serialize)]
@@ -21,6 +22,8 @@ struct Row<'a> {
     bits_per_dim: Option<f64>,
     binarization: &'a str,
     train_seconds: f64,
+    train_images_per_s: f64,
+    eval_images_per_s: f64,
     status: &'a str,
 }
 
@@ -48,6 +51,8 @@ pub fn write(experiment_dir: &Path, name: &str, run_ids: &[String]) -> Result<us
             bits_per_dim: s.test_bits_per_dim.map(round4),
             binarization: &s.binarization,
             train_seconds: (s.train_seconds * 10.0).round() / 10.0,
+            train_images_per_s: s.train_images_per_s.round(),
+            eval_images_per_s: s.eval_images_per_s.round(),
             status: &s.status,
         })
         .collect();
@@ -71,23 +76,26 @@ pub fn write(experiment_dir: &Path, name: &str, run_ids: &[String]) -> Result<us
         &experiment_dir.join("nll_curves.png"),
     )?;
 
-    let (h, w) = (runs[0].1.height, runs[0].1.width);
+    // Grids hold display levels (0..=255) whatever the pixel form.
+    let first = &runs[0].1;
+    let shape = ImageShape {
+        channels: first.channels,
+        height: first.height,
+        width: first.width,
+        levels: 256,
+    };
     let sample_rows: Vec<_> = runs
         .iter()
-        .filter(|(_, s)| (s.height, s.width) == (h, w))
+        .filter(|(_, s)| {
+            (s.channels, s.height, s.width) == (shape.channels, shape.height, shape.width)
+        })
         .filter_map(|(dir, s)| {
             let last = dir.samples(s.epochs_run);
-            let imgs = plots::read_first_row(&last, h, w).ok()?;
+            let imgs = plots::read_first_row(&last, shape).ok()?;
             Some((format!("{} / {} / s{}", s.model, s.ordering, s.seed), imgs))
         })
         .collect();
-    plots::labelled_rows(
-        &sample_rows,
-        h,
-        w,
-        false,
-        &experiment_dir.join("samples.png"),
-    )?;
+    plots::labelled_rows(&sample_rows, shape, &experiment_dir.join("samples.png"))?;
     Ok(runs.len())
 }
 
@@ -109,18 +117,22 @@ pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
     if let Some(s) = sorted.first() {
         let _ = writeln!(
             md,
-            "Data: `{}`, {}×{}, binarization: {}. Test NLL of the best-validation checkpoint.\n",
-            s.data, s.height, s.width, s.binarization
+            "Data: `{}`, {} pixels, {}×{}×{} (C×H×W), binarization: {}. Test NLL of the best-validation checkpoint; \
+             training images/s over all epochs, evaluation images/s on the test set.\n",
+            s.data, s.pixels, s.channels, s.height, s.width, s.binarization
         );
     }
-    let _ = writeln!(md, "| model | ordering | seed | parameters | best epoch | val NLL | test NLL (nats) | bits/dim | train s | status |");
-    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|---:|---:|---:|---|");
+    let _ = writeln!(md, "| model | ordering | seed | parameters | best epoch | val NLL | test NLL (nats) | bits/dim | train s | train img/s | eval img/s | status |");
+    let _ = writeln!(
+        md,
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+    );
     let num =
         |v: Option<f64>, digits: usize| v.map_or("—".to_string(), |x| format!("{x:.digits$}"));
     for s in sorted {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {} |",
+            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {} |",
             s.model,
             s.ordering,
             s.seed,
@@ -130,6 +142,8 @@ pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
             num(s.test_nll, 2),
             num(s.test_bits_per_dim, 4),
             s.train_seconds,
+            s.train_images_per_s,
+            s.eval_images_per_s,
             s.status
         );
     }
@@ -216,8 +230,10 @@ mod tests {
             ordering: ordering.into(),
             seed,
             parameters: 1,
+            channels: 1,
             height: 2,
             width: 2,
+            pixels: "binary".into(),
             data: "synthetic".into(),
             binarization: "threshold 0.5".into(),
             device: "Cpu".into(),

@@ -28,8 +28,14 @@ pub struct Summary {
     pub ordering: String,
     pub seed: u64,
     pub parameters: i64,
+    /// Channels per pixel (1 gray or binary, 3 RGB).
+    #[serde(default = "one")]
+    pub channels: usize,
     pub height: usize,
     pub width: usize,
+    /// `binary`, `gray256` or `rgb`.
+    #[serde(default = "binary")]
+    pub pixels: String,
     pub data: String,
     pub binarization: String,
     pub device: String,
@@ -47,6 +53,13 @@ pub struct Summary {
     pub stopped_early: bool,
     /// `ok`, or `failed: <reason>`.
     pub status: String,
+}
+
+fn one() -> usize {
+    1
+}
+fn binary() -> String {
+    "binary".into()
 }
 
 impl Summary {

@@ -5,6 +5,7 @@ use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
 
 use super::{with_temp_file, MetricRow};
+use crate::data::ImageShape;
 use crate::order::render::ensure_font;
 
 /// One run's train and validation NLL per epoch.
@@ -115,9 +116,9 @@ fn series_color(i: usize) -> RGBColor {
     RGBColor(shade(r), shade(g), shade(b))
 }
 
-/// Pixel intensity in [0, 255] for a value that is binary (0/1) or 8-bit.
-fn level(v: f32, binary: bool) -> u8 {
-    if binary {
+/// Display intensity in [0, 255] of a level value (0/1 binary, or 8-bit).
+fn level(v: f32, shape: ImageShape) -> u8 {
+    if shape.levels == 2 {
         if v > 0.5 {
             255
         } else {
@@ -133,14 +134,22 @@ fn scale_for(height: usize) -> usize {
     (56 / height.max(1)).clamp(1, 16)
 }
 
-/// Renders `images` (`n` rows of H·W values) into an RGB buffer, `cols` per row.
-fn grid_buffer(
-    images: &[Vec<f32>],
-    height: usize,
-    width: usize,
-    cols: usize,
-    binary: bool,
-) -> (Vec<u8>, usize, usize) {
+/// The RGB colour of pixel `p` (row-major) of a planar `[C, H, W]` image:
+/// gray for one channel, colour for three.
+fn colour_of(img: &[f32], p: usize, shape: ImageShape) -> [u8; 3] {
+    let plane = shape.height * shape.width;
+    if shape.channels == 3 {
+        [0, 1, 2].map(|c| level(img[c * plane + p], shape))
+    } else {
+        let v = level(img[p], shape);
+        [v, v, v]
+    }
+}
+
+/// Renders `images` (planar `[C, H, W]` values each) into an RGB buffer,
+/// `cols` per row.
+fn grid_buffer(images: &[Vec<f32>], shape: ImageShape, cols: usize) -> (Vec<u8>, usize, usize) {
+    let (height, width) = (shape.height, shape.width);
     let s = scale_for(height);
     let rows = images.len().div_ceil(cols).max(1);
     let (cw, ch) = (width * s + 2, height * s + 2);
@@ -150,9 +159,9 @@ fn grid_buffer(
         let (ox, oy) = (2 + (i % cols) * cw, 2 + (i / cols) * ch);
         for y in 0..height * s {
             for x in 0..width * s {
-                let v = level(img[(y / s) * width + x / s], binary);
+                let rgb = colour_of(img, (y / s) * width + x / s, shape);
                 let at = ((oy + y) * w + ox + x) * 3;
-                buf[at..at + 3].copy_from_slice(&[v, v, v]);
+                buf[at..at + 3].copy_from_slice(&rgb);
             }
         }
     }
@@ -168,30 +177,22 @@ fn save_rgb(path: &Path, buf: Vec<u8>, w: usize, h: usize) -> Result<()> {
 }
 
 /// A grid of sample images (8 per row).
-pub fn sample_grid(
-    images: &[Vec<f32>],
-    height: usize,
-    width: usize,
-    binary: bool,
-    path: &Path,
-) -> Result<()> {
-    let (buf, w, h) = grid_buffer(images, height, width, 8, binary);
+pub fn sample_grid(images: &[Vec<f32>], shape: ImageShape, path: &Path) -> Result<()> {
+    let (buf, w, h) = grid_buffer(images, shape, 8);
     save_rgb(path, buf, w, h)
 }
 
 /// One labelled row of samples per run.
 pub fn labelled_rows(
     rows: &[(String, Vec<Vec<f32>>)],
-    height: usize,
-    width: usize,
-    binary: bool,
+    shape: ImageShape,
     path: &Path,
 ) -> Result<()> {
     ensure_font();
     let label_w = 300usize;
     let parts: Vec<_> = rows
         .iter()
-        .map(|(_, imgs)| grid_buffer(imgs, height, width, 8, binary))
+        .map(|(_, imgs)| grid_buffer(imgs, shape, 8))
         .collect();
     let grid_w = parts.iter().map(|p| p.1).max().unwrap_or(1);
     let row_h = parts.iter().map(|p| p.2).max().unwrap_or(1).max(24);
@@ -217,11 +218,13 @@ pub fn labelled_rows(
     save_rgb(path, buf, w, h)
 }
 
-/// Reads the first row (8 images) of a sample grid written by [`sample_grid`].
-pub fn read_first_row(path: &Path, height: usize, width: usize) -> Result<Vec<Vec<f32>>> {
+/// Reads the first row (8 images) of a sample grid written by
+/// [`sample_grid`], as 8-bit level values (planar `[C, H, W]`).
+pub fn read_first_row(path: &Path, shape: ImageShape) -> Result<Vec<Vec<f32>>> {
     let img = image::open(path)
         .with_context(|| format!("cannot read `{}`", path.display()))?
-        .to_luma8();
+        .to_rgb8();
+    let (height, width) = (shape.height, shape.width);
     let s = scale_for(height);
     let (cw, ch) = (width * s + 2, height * s + 2);
     let cols = ((img.width() as usize).saturating_sub(2) / cw).min(8);
@@ -231,10 +234,13 @@ pub fn read_first_row(path: &Path, height: usize, width: usize) -> Result<Vec<Ve
     Ok((0..cols)
         .map(|i| {
             let (ox, oy) = (2 + i * cw, 2);
-            (0..height * width)
-                .map(|p| {
-                    img.get_pixel((ox + (p % width) * s) as u32, (oy + (p / width) * s) as u32)[0]
-                        as f32
+            (0..shape.channels)
+                .flat_map(|c| {
+                    let img = &img;
+                    (0..height * width).map(move |p| {
+                        img.get_pixel((ox + (p % width) * s) as u32, (oy + (p / width) * s) as u32)
+                            [c] as f32
+                    })
                 })
                 .collect()
         })

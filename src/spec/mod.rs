@@ -1,9 +1,13 @@
 //! The YAML experiment spec: parsing, `--set` overrides, validation, and the
 //! expansion of one spec into its runs (models × orderings × seeds).
 //!
-//! Every check happens here, once: the rest of arlab receives a validated
-//! [`Spec`] and never re-validates user input.
+//! Every check happens here, once: values such as orderings, the device,
+//! the image size and the data source become typed values while the YAML is
+//! read, each model's settings are checked by its own config (in its model's
+//! file, see [`crate::models`]), and the rest of arlab receives a validated
+//! [`Spec`] and never re-parses or re-validates user input.
 mod overrides;
+mod values;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -11,9 +15,11 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::models::ModelSpec;
 use crate::order::OrderSpec;
 
 pub use overrides::apply_override;
+pub use values::{DeviceChoice, Size, Source};
 
 /// One experiment: data, models, orderings, seeds and training settings.
 /// arlab runs the cross product of models × orderings × seeds.
@@ -26,7 +32,7 @@ pub struct Spec {
     pub description: Option<String>,
     pub data: DataSpec,
     pub models: Vec<ModelSpec>,
-    pub orderings: Vec<String>,
+    pub orderings: Vec<OrderSpec>,
     #[serde(default = "default_seeds")]
     pub seeds: Vec<u64>,
     #[serde(default)]
@@ -37,14 +43,43 @@ fn default_seeds() -> Vec<u64> {
     vec![0]
 }
 
+/// How pixel values are modelled.
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum PixelForm {
-    /// 0/1 pixels with Bernoulli conditionals.
+    /// One channel of 0/1 pixels with Bernoulli conditionals.
     #[default]
     Binary,
-    /// 8-bit levels with 256-way conditionals.
+    /// One channel of 8-bit levels with 256-way conditionals.
     Gray256,
+    /// Three channels (R, G, B) of 8-bit levels, 256-way conditionals each.
+    Rgb,
+}
+
+impl PixelForm {
+    pub const ALL: [PixelForm; 3] = [PixelForm::Binary, PixelForm::Gray256, PixelForm::Rgb];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PixelForm::Binary => "binary",
+            PixelForm::Gray256 => "gray256",
+            PixelForm::Rgb => "rgb",
+        }
+    }
+    /// Channels per pixel.
+    pub fn channels(self) -> usize {
+        match self {
+            PixelForm::Rgb => 3,
+            _ => 1,
+        }
+    }
+    /// Values a channel takes.
+    pub fn levels(self) -> usize {
+        match self {
+            PixelForm::Binary => 2,
+            _ => 256,
+        }
+    }
 }
 
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -62,8 +97,8 @@ pub enum Binarize {
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct DataSpec {
-    /// `mnist`, `fashion-mnist`, `idx:PATH` or `synthetic`.
-    pub source: String,
+    /// `mnist`, `fashion-mnist`, `photos`, `idx:PATH`, `images:PATH` or `synthetic`.
+    pub source: Source,
     #[serde(default)]
     pub pixels: PixelForm,
     #[serde(default)]
@@ -73,9 +108,10 @@ pub struct DataSpec {
     #[serde(default)]
     pub binarize_seed: u64,
     /// Expected size `HxW` of the images in the source (before `downscale`);
-    /// data of another size is an error instead of a surprise.
+    /// data of another size is an error instead of a surprise. For
+    /// `images:PATH` and `photos`, the size the images are cut to.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<String>,
+    pub size: Option<Size>,
     /// Integer average-pooling factor (2 turns 28×28 into 14×14).
     #[serde(default = "one")]
     pub downscale: usize,
@@ -121,77 +157,6 @@ impl Default for SyntheticSpec {
         }
     }
 }
-
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-pub enum ModelKind {
-    Independent,
-    Markov,
-    Tabular,
-    Fvsbn,
-    Nade,
-}
-
-impl ModelKind {
-    pub const NAMES: &'static [&'static str] =
-        &["independent", "markov", "tabular", "fvsbn", "nade"];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            ModelKind::Independent => "independent",
-            ModelKind::Markov => "markov",
-            ModelKind::Tabular => "tabular",
-            ModelKind::Fvsbn => "fvsbn",
-            ModelKind::Nade => "nade",
-        }
-    }
-}
-
-/// One model of the experiment. Only the settings of its `type` are allowed.
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct ModelSpec {
-    #[serde(rename = "type")]
-    pub kind: ModelKind,
-    /// Label used in run names and tables (default: derived from type and settings).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub name: Option<String>,
-    /// NADE: hidden units H.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hidden: Option<usize>,
-    /// Markov: how many previous pixels (in the ordering) each pixel sees.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub k: Option<usize>,
-    /// This model's learning rate, in place of `train.lr` (models on one
-    /// budget often want different rates: a table of logits far more than NADE).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub lr: Option<f64>,
-}
-
-impl ModelSpec {
-    pub const DEFAULT_HIDDEN: usize = 500;
-    pub const DEFAULT_K: usize = 1;
-
-    pub fn hidden(&self) -> usize {
-        self.hidden.unwrap_or(Self::DEFAULT_HIDDEN)
-    }
-    pub fn k(&self) -> usize {
-        self.k.unwrap_or(Self::DEFAULT_K)
-    }
-
-    /// The label used in run directory names and tables.
-    pub fn label(&self) -> String {
-        if let Some(name) = &self.name {
-            return name.clone();
-        }
-        match self.kind {
-            ModelKind::Markov => format!("markov-k{}", self.k()),
-            ModelKind::Nade => format!("nade-h{}", self.hidden()),
-            kind => kind.name().to_string(),
-        }
-    }
-}
-
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Schedule {
@@ -224,7 +189,7 @@ pub struct TrainSpec {
     /// Draw a sample grid every N epochs (0: only at the end).
     pub sample_every: usize,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
-    pub device: String,
+    pub device: DeviceChoice,
 }
 
 impl Default for TrainSpec {
@@ -242,7 +207,7 @@ impl Default for TrainSpec {
             gamma: 0.5,
             patience: None,
             sample_every: 1,
-            device: "auto".into(),
+            device: DeviceChoice::Auto,
         }
     }
 }
@@ -321,12 +286,8 @@ impl Spec {
             bail!("seeds: the list is empty, so the spec expands to zero runs");
         }
         for (i, m) in self.models.iter().enumerate() {
-            m.validate(self.data.pixels)
+            m.validate(self.data.pixels, &self.orderings)
                 .with_context(|| format!("models[{i}]"))?;
-        }
-        for (i, o) in self.orderings.iter().enumerate() {
-            o.parse::<OrderSpec>()
-                .with_context(|| format!("orderings[{i}]"))?;
         }
         self.train.validate().context("train")?;
         let mut ids = std::collections::HashSet::new();
@@ -339,25 +300,21 @@ impl Spec {
     }
 
     /// The cross product models × orderings × seeds, each as its own spec.
-    /// Call on a validated spec (orderings parse).
     pub fn runs(&self) -> Vec<RunSpec> {
         let mut runs = Vec::new();
         for model in &self.models {
             for ordering in &self.orderings {
-                let Ok(order) = ordering.parse::<OrderSpec>() else {
-                    continue;
-                };
                 for &seed in &self.seeds {
                     let spec = Spec {
                         models: vec![model.clone()],
-                        orderings: vec![order.to_string()],
+                        orderings: vec![ordering.clone()],
                         seeds: vec![seed],
                         ..self.clone()
                     };
                     runs.push(RunSpec {
                         spec,
                         model: model.clone(),
-                        ordering: order.clone(),
+                        ordering: ordering.clone(),
                         seed,
                     });
                 }
@@ -369,24 +326,8 @@ impl Spec {
 
 impl DataSpec {
     fn validate(&self) -> Result<()> {
-        let src = self.source.as_str();
-        if !(src == "mnist"
-            || src == "fashion-mnist"
-            || src == "synthetic"
-            || src.starts_with("idx:"))
-        {
-            bail!("data.source: unknown source {src:?}; use `mnist`, `fashion-mnist`, `synthetic` or `idx:PATH`");
-        }
-        if src == "idx:" {
-            bail!("data.source: `idx:` needs a path, e.g. `idx:/data/mnist`");
-        }
         if !(self.threshold > 0.0 && self.threshold < 1.0) {
             bail!("data.threshold: must be in (0, 1), got {}", self.threshold);
-        }
-        if let Some(size) = &self.size {
-            if parse_size(size).is_none() {
-                bail!("data.size: expected HxW with positive integers, e.g. 28x28, got {size:?}");
-            }
         }
         if self.downscale == 0 {
             bail!("data.downscale: must be at least 1, got 0");
@@ -401,47 +342,28 @@ impl DataSpec {
             }
         }
         let s = &self.synthetic;
-        if src == "synthetic"
+        if self.source == Source::Synthetic
             && (s.height == 0 || s.width == 0 || s.train == 0 || s.val == 0 || s.test == 0)
         {
             bail!("data.synthetic: height, width, train, val and test must all be at least 1");
         }
-        Ok(())
-    }
-}
-
-impl ModelSpec {
-    fn validate(&self, pixels: PixelForm) -> Result<()> {
-        let kind = self.kind.name();
-        if self.hidden.is_some() && self.kind != ModelKind::Nade {
-            bail!("`hidden` does not apply to a {kind} model (only to nade)");
+        let colour = self.source.is_colour();
+        match (self.pixels, colour) {
+            (PixelForm::Rgb, false) if self.source != Source::Synthetic => bail!(
+                "data.pixels: `rgb` needs a colour source (`photos` or `images:PATH`); `{}` holds gray images",
+                self.source
+            ),
+            (PixelForm::Binary | PixelForm::Gray256, true) => bail!(
+                "data.pixels: `{}` holds colour images; use `pixels: rgb`",
+                self.source
+            ),
+            _ => {}
         }
-        if self.k.is_some() && self.kind != ModelKind::Markov {
-            bail!("`k` does not apply to a {kind} model (only to markov)");
-        }
-        if self.hidden == Some(0) {
-            bail!("hidden: must be at least 1, got 0");
-        }
-        if self.k == Some(0) {
-            bail!("k: must be at least 1, got 0");
-        }
-        if let Some(lr) = self.lr {
-            if !(lr > 0.0 && lr.is_finite()) {
-                bail!("lr: must be a positive number, got {lr}");
-            }
-        }
-        if let Some(lr) = self.lr {
-            if !(lr > 0.0 && lr.is_finite()) {
-                bail!("lr: must be a positive number, got {lr}");
-            }
-        }
-        if let Some(name) = &self.name {
-            if name.is_empty() || name.contains(['/', '\\']) {
-                bail!("name: must be a non-empty name without `/`, got {name:?}");
-            }
-        }
-        if pixels != PixelForm::Binary {
-            bail!("a {kind} model needs `data.pixels: binary` (its conditionals are Bernoulli)");
+        if colour && self.size.is_none() {
+            bail!(
+                "data.size: `{}` needs the size to cut its images to, e.g. `size: 32x32`",
+                self.source
+            );
         }
         Ok(())
     }
@@ -484,29 +406,34 @@ impl TrainSpec {
         if t.patience == Some(0) {
             bail!("patience: must be at least 1 (leave it out to disable early stopping)");
         }
-        crate::device::DeviceChoice::parse(&t.device).context("device")?;
         Ok(())
     }
 }
 
-/// Parses `HxW` (or `N` for N×N) with positive integers.
-pub fn parse_size(s: &str) -> Option<(usize, usize)> {
-    let parse = |v: &str| v.trim().parse::<usize>().ok().filter(|&n| n > 0);
-    match s.split_once(['x', 'X', '×']) {
-        Some((h, w)) => parse(h).zip(parse(w)),
-        None => parse(s).map(|n| (n, n)),
-    }
-}
-
-/// Formats a deserialization error as `origin: path: message`.
+/// Formats a deserialization error as `origin: path: message` (the YAML
+/// reader's message may already start with the path: it is not repeated).
 fn describe<E: std::fmt::Display>(origin: &str, e: serde_path_to_error::Error<E>) -> anyhow::Error {
     let path = e.path().to_string();
+    let mut inner = e.inner().to_string();
+    // The YAML reader may prefix its own (shorter) path, e.g. `models: ` for
+    // an error inside `models[0]`: ours is the precise one.
+    if let Some((head, rest)) = inner.split_once(": ") {
+        let theirs = head.trim();
+        if !theirs.is_empty()
+            && !theirs.contains(' ')
+            && (path == theirs
+                || path.starts_with(&format!("{theirs}["))
+                || path.starts_with(&format!("{theirs}.")))
+        {
+            inner = rest.to_string();
+        }
+    }
     let mut msg = String::new();
     let _ = write!(msg, "{origin}: ");
     if path != "." && !path.is_empty() {
         let _ = write!(msg, "{path}: ");
     }
-    let _ = write!(msg, "{}", e.inner());
+    let _ = write!(msg, "{inner}");
     anyhow::anyhow!(msg)
 }
 

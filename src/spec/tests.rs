@@ -1,6 +1,7 @@
 //! Spec parsing, validation, `--set` overrides and run expansion; every error
 //! case checks the message text, since the message is the user interface.
 use super::*;
+use crate::models::ModelSpec;
 
 /// A minimal valid spec: 7 lines, so an appended line is line 8.
 const BASE: &str = "\
@@ -12,6 +13,17 @@ models:
     hidden: 8
 orderings: [raster]
 ";
+
+/// The config of `{type: nade, hidden: h}`.
+fn nade(hidden: usize) -> crate::models::ModelConfig {
+    let spec: crate::models::ModelSpec =
+        serde_yaml_ng::from_str(&format!("{{type: nade, hidden: {hidden}}}")).unwrap();
+    spec.config
+}
+
+fn orderings(names: &[&str]) -> Vec<OrderSpec> {
+    names.iter().map(|n| n.parse().unwrap()).collect()
+}
 
 fn parse(text: &str) -> Result<Spec> {
     Spec::parse(text, "exp.yaml", &[])
@@ -76,18 +88,18 @@ fn minimal_spec_parses_with_defaults() {
     assert_eq!(spec.seeds, vec![0]);
     assert_eq!(spec.train, TrainSpec::default());
     assert_eq!(spec.train.epochs, 10);
-    assert_eq!(spec.train.device, "auto");
-    assert_eq!(spec.data.source, "synthetic");
+    assert_eq!(spec.train.device, DeviceChoice::Auto);
+    assert_eq!(spec.data.source, Source::Synthetic);
     assert_eq!(spec.data.pixels, PixelForm::Binary);
     assert_eq!(spec.data.binarize, Binarize::Threshold);
     assert_eq!(spec.data.threshold, 0.5);
     assert_eq!(spec.data.downscale, 1);
     assert_eq!(spec.data.synthetic, SyntheticSpec::default());
     assert_eq!(spec.models.len(), 1);
-    assert_eq!(spec.models[0].kind, ModelKind::Nade);
-    assert_eq!(spec.models[0].hidden, Some(8));
+    assert_eq!(spec.models[0].type_name(), "nade");
+    assert_eq!(spec.models[0].config, nade(8));
     assert_eq!(spec.models[0].label(), "nade-h8");
-    assert_eq!(spec.orderings, vec!["raster".to_string()]);
+    assert_eq!(spec.orderings, orderings(&["raster"]));
 }
 
 #[test]
@@ -132,11 +144,17 @@ fn unknown_train_key_names_key_file_path_and_line() {
 
 #[test]
 fn unknown_model_key_names_key_file_and_line() {
-    // `hiden` is line 7.
+    // The model entry starts on line 5 (`hiden` is line 7).
     let msg = err(&with_model("  - type: nade\n    hidden: 8\n    hiden: 9\n"));
     assert_contains(
         &msg,
-        &["exp.yaml", "models", "unknown field `hiden`", "line 7"],
+        &[
+            "exp.yaml",
+            "models[0]",
+            "unknown field `hiden`",
+            "nade",
+            "line 5",
+        ],
     );
 }
 
@@ -190,7 +208,7 @@ fn wrong_type_names_field_path() {
     assert_contains(&msg, &["exp.yaml", "train.lr", "invalid type"]);
 
     let msg = err(&with_model("  - type: nade\n    hidden: many\n"));
-    assert_contains(&msg, &["exp.yaml", "models[0].hidden", "invalid type"]);
+    assert_contains(&msg, &["exp.yaml", "models[0]: hidden: invalid type"]);
 
     let msg = err(&BASE.replace("orderings: [raster]", "orderings: raster"));
     assert_contains(&msg, &["exp.yaml", "orderings", "invalid type"]);
@@ -312,9 +330,9 @@ fn bad_experiment_name_rejected() {
 
 #[test]
 fn unknown_model_type_lists_valid_names() {
-    let msg = err(&with_model("  - type: pixelcnn\n"));
-    assert_contains(&msg, &["exp.yaml", "models[0]", "pixelcnn"]);
-    for name in ModelKind::NAMES {
+    let msg = err(&with_model("  - type: wavenet\n"));
+    assert_contains(&msg, &["exp.yaml", "models[0]", "wavenet"]);
+    for name in crate::models::ModelConfig::NAMES {
         assert_contains(&msg, &[name]);
     }
 }
@@ -414,7 +432,7 @@ fn set_overrides_apply() {
     .unwrap();
     assert_eq!(spec.train.epochs, 3);
     assert_eq!(spec.train.lr, 1e-3);
-    assert_eq!(spec.orderings, vec!["raster", "snake"]);
+    assert_eq!(spec.orderings, orderings(&["raster", "snake"]));
     assert_eq!(spec.seeds, vec![1, 2]);
     assert_eq!(spec.runs().len(), 4);
 
@@ -427,7 +445,7 @@ fn set_overrides_apply() {
 #[test]
 fn set_list_index_in_both_notations() {
     let a = parse_set(BASE, &["models.0.hidden=7"]).unwrap();
-    assert_eq!(a.models[0].hidden, Some(7));
+    assert_eq!(a.models[0].config, nade(7));
     let b = parse_set(BASE, &["models[0].hidden=7"]).unwrap();
     assert_eq!(a, b);
     assert_eq!(b.models[0].label(), "nade-h7");
@@ -444,7 +462,7 @@ fn set_into_absent_sections() {
     assert_eq!(spec.train.lr, TrainSpec::default().lr);
 
     let spec = parse_set(BASE, &["train.device=cpu", "description=hello"]).unwrap();
-    assert_eq!(spec.train.device, "cpu");
+    assert_eq!(spec.train.device, DeviceChoice::Cpu);
     assert_eq!(spec.description.as_deref(), Some("hello"));
 }
 
@@ -453,7 +471,7 @@ fn set_into_empty_section() {
     // `train:` with nothing under it is YAML null; `--set` fills it in.
     let text = format!("{BASE}train:\n");
     let spec = parse_set(&text, &["train.device=cpu"]).unwrap_or_else(|e| panic!("{e:#}"));
-    assert_eq!(spec.train.device, "cpu");
+    assert_eq!(spec.train.device, DeviceChoice::Cpu);
     assert_eq!(spec.train.epochs, TrainSpec::default().epochs);
     let spec =
         parse_set(&text, &["train.epochs=4", "train.lr=0.01"]).unwrap_or_else(|e| panic!("{e:#}"));
@@ -540,7 +558,7 @@ fn runs_are_the_cross_product_in_order() {
     );
     for run in &runs {
         assert_eq!(run.spec.models, vec![run.model.clone()]);
-        assert_eq!(run.spec.orderings, vec![run.ordering.to_string()]);
+        assert_eq!(run.spec.orderings, vec![run.ordering.clone()]);
         assert_eq!(run.spec.seeds, vec![run.seed]);
         assert_eq!(run.spec.data, spec.data);
         assert_eq!(run.spec.train, spec.train);
@@ -551,7 +569,7 @@ fn runs_are_the_cross_product_in_order() {
         assert_eq!(inner[0].id(), run.id());
     }
     let last = runs.last().unwrap();
-    assert_eq!(last.model.hidden, Some(8));
+    assert_eq!(last.model.config, nade(8));
     assert_eq!(
         last.ordering,
         "random:7".parse::<crate::order::OrderSpec>().unwrap()

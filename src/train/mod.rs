@@ -10,10 +10,9 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use tch::{nn, Device, Kind, Tensor};
 
-use crate::data::{Dataset, Split};
-use crate::device::DeviceChoice;
+use crate::data::{Dataset, ImageShape, Split};
 use crate::eval;
-use crate::models::{self, DensityModel, Shape};
+use crate::models::DensityModel;
 use crate::results::{self, compare, plots, MetricRow, RunDir, Summary};
 use crate::rng;
 use crate::spec::{RunSpec, Schedule, Spec, TrainSpec};
@@ -48,12 +47,11 @@ pub struct Instance {
 }
 
 /// Builds the run's model on the spec's device, parameters initialised from the run's seed.
-pub fn instantiate(run: &RunSpec, shape: Shape) -> Result<Instance> {
-    let device = DeviceChoice::parse(&run.spec.train.device)?.resolve()?;
+pub fn instantiate(run: &RunSpec, shape: ImageShape) -> Result<Instance> {
+    let device = run.spec.train.device.resolve()?;
     tch::manual_seed(run.seed as i64);
     let vs = nn::VarStore::new(device);
-    let order = run.ordering.order(shape.height, shape.width);
-    let model = models::build(&run.model, &vs.root(), shape, order)?;
+    let model = run.model.build(&vs.root(), shape, &run.ordering)?;
     Ok(Instance { vs, model, device })
 }
 
@@ -61,7 +59,7 @@ pub fn instantiate(run: &RunSpec, shape: Shape) -> Result<Instance> {
 pub fn load_run(dir: &RunDir, data_override: Option<&str>) -> Result<(RunSpec, Dataset, Instance)> {
     let mut spec = Spec::load(&dir.spec(), &[])?;
     if let Some(src) = data_override {
-        spec.data.source = src.to_string();
+        spec.data.source = src.parse().context("--data")?;
         spec.validate()?;
     }
     let run = spec
@@ -71,25 +69,22 @@ pub fn load_run(dir: &RunDir, data_override: Option<&str>) -> Result<(RunSpec, D
         .context("the run's spec.yaml names no run")?;
     let data = Dataset::load(&spec.data)?;
     if let Ok(trained) = dir.read_summary() {
-        if (trained.height, trained.width) != (data.height, data.width) {
+        let s = data.shape;
+        if (trained.channels, trained.height, trained.width) != (s.channels, s.height, s.width) {
             bail!(
-                "the images of `{}` are {}×{}, but run {} was trained on {}×{} images",
+                "the images of `{}` are {}×{}×{}, but run {} was trained on {}×{}×{} images (C×H×W)",
                 spec.data.source,
-                data.height,
-                data.width,
+                s.channels,
+                s.height,
+                s.width,
                 run.id(),
+                trained.channels,
                 trained.height,
                 trained.width
             );
         }
     }
-    let mut inst = instantiate(
-        &run,
-        Shape {
-            height: data.height,
-            width: data.width,
-        },
-    )?;
+    let mut inst = instantiate(&run, data.shape)?;
     let ckpt = dir.best_checkpoint();
     inst.vs.load(&ckpt).with_context(|| {
         format!(
@@ -111,12 +106,13 @@ pub fn run_experiment(spec: &Spec, opts: &Options) -> Result<Vec<Summary>> {
     let data = Dataset::load(&spec.data)?;
     let runs = spec.runs();
     tracing::info!(
-        "experiment `{}`: {} run(s) on `{}` ({}×{}, {} train / {} val / {} test, binarization: {})",
+        "experiment `{}`: {} run(s) on `{}` ({}×{}×{}, {} train / {} val / {} test, binarization: {})",
         spec.name,
         runs.len(),
         spec.data.source,
-        data.height,
-        data.width,
+        data.shape.channels,
+        data.shape.height,
+        data.shape.width,
         data.split(Split::Train).size()[0],
         data.split(Split::Val).size()[0],
         data.split(Split::Test).size()[0],
@@ -213,10 +209,7 @@ impl RunLog {
 /// `checkpoints/last.ot` when a previous attempt was interrupted.
 pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) -> Result<Summary> {
     let t = &run.spec.train;
-    let shape = Shape {
-        height: data.height,
-        width: data.width,
-    };
+    let shape = data.shape;
     // Build first: a model that cannot be built leaves no run directory behind.
     let mut inst = instantiate(run, shape)?;
     dir.create()?;
@@ -278,9 +271,10 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
             let xb = x
                 .index_select(0, &order.narrow(0, start, len))
                 .to_device(device);
-            let log_p = model
-                .log_conditionals(&xb)
-                .sum_dim_intlist(1, false, Kind::Float);
+            let log_p =
+                model
+                    .log_probs(&xb)
+                    .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float);
             let loss = -log_p.mean(Kind::Float);
             let loss_value = loss.double_value(&[]);
             if !loss_value.is_finite() {
@@ -394,13 +388,15 @@ fn summarize(
         experiment: run.spec.name.clone(),
         run: run.id(),
         model: run.model.label(),
-        model_type: run.model.kind.name().into(),
+        model_type: run.model.type_name().into(),
         ordering: run.ordering.to_string(),
         seed: run.seed,
         parameters: model.num_params(),
-        height: data.height,
-        width: data.width,
-        data: run.spec.data.source.clone(),
+        channels: data.shape.channels,
+        height: data.shape.height,
+        width: data.shape.width,
+        pixels: run.spec.data.pixels.name().into(),
+        data: run.spec.data.source.to_string(),
         binarization: data.binarization(),
         device: format!("{device:?}"),
         epochs_run: p.metrics.len(),
@@ -421,12 +417,16 @@ fn summarize(
 }
 
 /// The 8×8 grid of samples with the fixed sampling seed.
-pub fn draw_samples(model: &dyn DensityModel, shape: Shape, path: &std::path::Path) -> Result<()> {
+pub fn draw_samples(
+    model: &dyn DensityModel,
+    shape: ImageShape,
+    path: &std::path::Path,
+) -> Result<()> {
     let images = sample_images(model, GRID, SAMPLE_SEED);
-    plots::sample_grid(&images, shape.height, shape.width, true, path)
+    plots::sample_grid(&images, shape, path)
 }
 
-/// `n` samples as plain vectors of pixel values.
+/// `n` samples as plain vectors of level values (`[C, H, W]` each).
 pub fn sample_images(model: &dyn DensityModel, n: i64, seed: u64) -> Vec<Vec<f32>> {
     let _guard = tch::no_grad_guard();
     let s = model
@@ -434,7 +434,7 @@ pub fn sample_images(model: &dyn DensityModel, n: i64, seed: u64) -> Vec<Vec<f32
         .to_device(Device::Cpu)
         .to_kind(Kind::Float);
     (0..n)
-        .map(|i| Vec::<f32>::try_from(&s.get(i)).expect("a float vector"))
+        .map(|i| Vec::<f32>::try_from(&s.get(i).flatten(0, -1)).expect("a float vector"))
         .collect()
 }
 

@@ -1,0 +1,169 @@
+//! PixelCNN (van den Oord, Kalchbrenner & Kavukcuoglu 2016): a 7×7 mask-A
+//! convolution, residual blocks (1×1 down to h, 3×3 mask B, 1×1 up to 2h),
+//! then two ReLU → 1×1 mask-B output layers. Colour channels are predicted
+//! R → G → B through channel-group masks. Its receptive field has a blind
+//! spot above and to the right of each pixel.
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use tch::{nn, Tensor};
+
+use super::layers::{groups, Mask, MaskedConv2d};
+use super::{check_sizes, DensityModel, Head, ModelDef, Orderings, Preset, Raster, RasterNet};
+use crate::data::ImageShape;
+use crate::order::OrderSpec;
+use crate::spec::PixelForm;
+
+/// `type: pixelcnn`: a preset, any of whose values can be overridden.
+/// `small`: 4 residual blocks, h = 8 (16 features), 32-unit output layer;
+/// `paper`: the PixelRNN paper's MNIST settings, h = 16 (2h = 32 features),
+/// 7 blocks, 32-unit output layers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub preset: Preset,
+    /// Residual blocks after the first layer.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub blocks: Option<usize>,
+    /// h: the blocks work on 2h features, h inside.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<usize>,
+    /// Units of the two output layers' first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_hidden: Option<usize>,
+}
+
+/// The resolved architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arch {
+    pub blocks: i64,
+    pub hidden: i64,
+    pub output_hidden: i64,
+}
+
+impl Config {
+    pub fn arch(&self) -> Arch {
+        let (blocks, hidden, output_hidden) = match self.preset {
+            Preset::Small => (4, 8, 32),
+            Preset::Paper => (7, 16, 32),
+        };
+        Arch {
+            blocks: self.blocks.unwrap_or(blocks) as i64,
+            hidden: self.hidden.unwrap_or(hidden) as i64,
+            output_hidden: self.output_hidden.unwrap_or(output_hidden) as i64,
+        }
+    }
+}
+
+impl ModelDef for Config {
+    fn default_label(&self) -> String {
+        let a = self.arch();
+        match (self.blocks, self.hidden, self.output_hidden) {
+            (None, None, None) => format!("pixelcnn-{}", self.preset.name()),
+            _ => format!("pixelcnn-b{}-h{}-o{}", a.blocks, a.hidden, a.output_hidden),
+        }
+    }
+    fn check(&self) -> Result<()> {
+        // blocks: 0 is a valid (shallow) network.
+        check_sizes(&[
+            ("hidden", self.hidden),
+            ("output_hidden", self.output_hidden),
+        ])
+    }
+    fn pixels(&self) -> &'static [PixelForm] {
+        &PixelForm::ALL
+    }
+    fn orderings(&self) -> Orderings {
+        Orderings::Dihedral
+    }
+    fn param_count(&self, shape: ImageShape) -> Option<u128> {
+        let a = self.arch();
+        let (c, k) = (
+            shape.channels as i64,
+            Head::for_pixels(shape.pixels()).params(),
+        );
+        let (f, h, o) = (2 * a.hidden, a.hidden, a.output_hidden);
+        let first = f * c * 49 + f;
+        let block = (f * h + h) + (h * h * 9 + h) + (h * f + f);
+        let out = (f * o + o) + (o * c * k + c * k);
+        Some((first + a.blocks * block + out) as u128)
+    }
+    fn formula(&self) -> String {
+        let a = self.arch();
+        format!(
+            "49·C·2h + B(4h² + 9h²) + 2h·o + o·C·K + biases; B = {}, h = {}, o = {}",
+            a.blocks, a.hidden, a.output_hidden
+        )
+    }
+    fn build(
+        &self,
+        vs: &nn::Path,
+        shape: ImageShape,
+        ordering: &OrderSpec,
+    ) -> Result<Box<dyn DensityModel>> {
+        let net = PixelCnn::new(vs, shape, self.arch());
+        Ok(Box::new(Raster::new(Box::new(net), shape, ordering, vs)?))
+    }
+}
+
+struct Block {
+    down: MaskedConv2d,
+    mid: MaskedConv2d,
+    up: MaskedConv2d,
+}
+
+pub struct PixelCnn {
+    first: MaskedConv2d,
+    blocks: Vec<Block>,
+    out1: MaskedConv2d,
+    out2: MaskedConv2d,
+}
+
+impl PixelCnn {
+    pub fn new(vs: &nn::Path, shape: ImageShape, a: Arch) -> PixelCnn {
+        let c = shape.channels as i64;
+        let k = Head::for_pixels(shape.pixels()).params();
+        let g = |n: i64| groups(n, c);
+        let (f, h, o) = (2 * a.hidden, a.hidden, a.output_hidden);
+        let conv = |p: nn::Path, kernel: i64, mask, i: i64, out: i64| {
+            MaskedConv2d::new(&p, [kernel, kernel], mask, &g(i), &g(out))
+        };
+        PixelCnn {
+            first: conv(vs / "first", 7, Mask::A, c, f),
+            blocks: (0..a.blocks)
+                .map(|b| {
+                    let p = vs / "blocks" / b;
+                    Block {
+                        down: conv(&p / "down", 1, Mask::B, f, h),
+                        mid: conv(&p / "mid", 3, Mask::B, h, h),
+                        up: conv(&p / "up", 1, Mask::B, h, f),
+                    }
+                })
+                .collect(),
+            out1: conv(vs / "out1", 1, Mask::B, f, o),
+            // c·K outputs: channel c's K values form group c.
+            out2: MaskedConv2d::new(&(vs / "out2"), [1, 1], Mask::B, &g(o), &groups(c * k, c)),
+        }
+    }
+}
+
+impl RasterNet for PixelCnn {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let mut y = self.first.forward(x);
+        for b in &self.blocks {
+            let r = b.down.forward(&y.relu());
+            let r = b.mid.forward(&r.relu());
+            y = b.up.forward(&r.relu()) + &y; // not `+=`: keep autograd's saved tensors intact
+        }
+        self.out2.forward(&self.out1.forward(&y.relu()).relu())
+    }
+
+    fn num_params(&self) -> i64 {
+        let blocks: i64 = self
+            .blocks
+            .iter()
+            .map(|b| b.down.num_params() + b.mid.num_params() + b.up.num_params())
+            .sum();
+        self.first.num_params() + blocks + self.out1.num_params() + self.out2.num_params()
+    }
+}

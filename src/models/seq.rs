@@ -1,0 +1,82 @@
+//! The sequence adapter: a fully-connected autoregressive net over the pixel
+//! sequence, run on the image permuted into visiting order. No model knows
+//! about orderings; this adapter does the permuting.
+use tch::{Device, Tensor};
+
+use super::{DensityModel, Head};
+use crate::data::ImageShape;
+
+/// A fully-connected autoregressive net over binary sequences in visiting order.
+pub trait SeqNet {
+    /// `[B, D]` sequence → `[B, D]` Bernoulli logits of each step given the
+    /// earlier ones.
+    fn logits(&self, xs: &Tensor) -> Tensor;
+    /// Ancestral sampling from uniforms `u` `[n, D]`: step t is 1 iff
+    /// `u[:, t] < p_t`.
+    fn sample(&self, u: &Tensor) -> Tensor;
+    fn num_params(&self) -> i64;
+}
+
+/// A [`SeqNet`] under an ordering: permutes images into sequences and back.
+pub struct Permuted<N: SeqNet> {
+    net: N,
+    order: Vec<usize>,
+    perm: Tensor,
+    ranks: Tensor,
+    shape: ImageShape,
+    device: Device,
+}
+
+impl<N: SeqNet> Permuted<N> {
+    /// `order` is a permutation of the `shape.pixels()` positions.
+    pub fn new(net: N, order: Vec<usize>, shape: ImageShape, device: Device) -> Self {
+        let perm: Vec<i64> = order.iter().map(|&p| p as i64).collect();
+        let ranks: Vec<i64> = crate::order::ranks(&order)
+            .iter()
+            .map(|&r| r as i64)
+            .collect();
+        Permuted {
+            net,
+            order,
+            perm: Tensor::from_slice(&perm).to_device(device),
+            ranks: Tensor::from_slice(&ranks).to_device(device),
+            shape,
+            device,
+        }
+    }
+
+    /// `[B, 1, H, W, ...]` ↔ `[B, D]` in visiting order.
+    fn to_steps(&self, x: &Tensor) -> Tensor {
+        x.reshape([x.size()[0], -1]).index_select(1, &self.perm)
+    }
+    fn to_image(&self, steps: &Tensor, extra: &[i64]) -> Tensor {
+        let s = self.shape;
+        let mut dims = vec![steps.size()[0], 1, s.height as i64, s.width as i64];
+        dims.extend_from_slice(extra);
+        steps.index_select(1, &self.ranks).view(dims.as_slice())
+    }
+}
+
+impl<N: SeqNet> DensityModel for Permuted<N> {
+    fn logits(&self, x: &Tensor) -> Tensor {
+        self.to_image(&self.net.logits(&self.to_steps(x)), &[1])
+    }
+    fn head(&self) -> Head {
+        Head::Bernoulli
+    }
+    fn sample_with(&self, u: &Tensor) -> Tensor {
+        self.to_image(&self.net.sample(&self.to_steps(u)), &[])
+    }
+    fn num_params(&self) -> i64 {
+        self.net.num_params()
+    }
+    fn order(&self) -> &[usize] {
+        &self.order
+    }
+    fn shape(&self) -> ImageShape {
+        self.shape
+    }
+    fn device(&self) -> Device {
+        self.device
+    }
+}
