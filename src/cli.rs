@@ -80,6 +80,21 @@ pub enum Command {
         #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
         set: Vec<String>,
     },
+    /// Draw the receptive field of one conditional for each model of a spec:
+    /// the gradient magnitude of its logits over the input pixels.
+    ReceptiveField {
+        spec: PathBuf,
+        /// The pixel whose conditional is examined, `ROW,COL` (0-based).
+        #[arg(long)]
+        pixel: String,
+        /// The channel of that pixel (0 = R for colour).
+        #[arg(long, default_value_t = 0)]
+        channel: usize,
+        #[arg(long, default_value = "receptive_field.png")]
+        out: PathBuf,
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        set: Vec<String>,
+    },
     /// Report libtorch, CUDA and the built-in data sets.
     Doctor,
 }
@@ -133,6 +148,13 @@ pub fn run() -> Result<()> {
             orderings,
         } => cmd_orderings(size.parse().context("--size")?, &out, &orderings),
         Command::Inspect { spec, set } => cmd_inspect(&Spec::load(&spec, &set)?),
+        Command::ReceptiveField {
+            spec,
+            pixel,
+            channel,
+            out,
+            set,
+        } => cmd_receptive_field(&Spec::load(&spec, &set)?, &pixel, channel, &out),
         Command::Doctor => cmd_doctor(),
     }
 }
@@ -307,6 +329,59 @@ fn cmd_inspect(spec: &Spec) -> Result<()> {
     for r in runs {
         println!("  {}", r.id());
     }
+    Ok(())
+}
+
+fn cmd_receptive_field(spec: &Spec, pixel: &str, channel: usize, out: &Path) -> Result<()> {
+    let splits = data::load_splits(&spec.data)?;
+    let shape = ImageShape::new(spec.data.pixels, splits.train.height, splits.train.width);
+    let parse = |v: &str| v.trim().parse::<usize>().ok();
+    let (r, c) = pixel
+        .split_once(',')
+        .and_then(|(r, c)| parse(r).zip(parse(c)))
+        .filter(|&(r, c)| r < shape.height && c < shape.width)
+        .with_context(|| {
+            format!(
+                "--pixel: expected ROW,COL inside the {}×{} image, got {pixel:?}",
+                shape.height, shape.width
+            )
+        })?;
+    if channel >= shape.channels {
+        bail!(
+            "--channel: the images have {} channel(s), got {channel}",
+            shape.channels
+        );
+    }
+    let ordering = &spec.orderings[0];
+    let mut panels = Vec::new();
+    for m in &spec.models {
+        tch::manual_seed(spec.seeds[0] as i64);
+        let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
+        vs.set_kind(tch::Kind::Double);
+        let model = m.build(&vs.root(), shape, ordering)?;
+        let field = eval::receptive_field(
+            model.as_ref(),
+            r * shape.width + c,
+            channel,
+            8,
+            tch::Kind::Double,
+        );
+        let target = r * shape.width + c;
+        let ranks = crate::order::ranks(model.order());
+        let earlier = (0..field.len())
+            .filter(|&p| ranks[p] < ranks[target])
+            .count();
+        let seen = (0..field.len())
+            .filter(|&p| ranks[p] < ranks[target] && field[p] > 0.0)
+            .count();
+        println!(
+            "{}: sees {seen} of the {earlier} pixels before ({r}, {c}) under {ordering}",
+            m.label()
+        );
+        panels.push((format!("{} ({seen}/{earlier})", m.label()), field));
+    }
+    plots::receptive_fields(&panels, shape.height, shape.width, r * shape.width + c, out)?;
+    println!("receptive fields: {}", out.display());
     Ok(())
 }
 

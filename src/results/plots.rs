@@ -246,3 +246,63 @@ pub fn read_first_row(path: &Path, shape: ImageShape) -> Result<Vec<Vec<f32>>> {
         })
         .collect())
 }
+
+/// Receptive-field maps side by side, one panel per model: for the
+/// conditional of pixel `target` (row-major), each input pixel is coloured
+/// by its gradient magnitude (log scale, viridis) or black where it is zero
+/// (the pixel cannot influence that conditional); the target is red.
+pub fn receptive_fields(
+    panels: &[(String, Vec<f64>)],
+    height: usize,
+    width: usize,
+    target: usize,
+    path: &Path,
+) -> Result<()> {
+    ensure_font();
+    let cell = (240 / height.max(width)).clamp(4, 40) as i32;
+    let (pw, ph) = (width as i32 * cell, height as i32 * cell);
+    let (margin, title) = (16, 30);
+    let total_w = (panels.len() as i32 * (pw + margin) + margin) as u32;
+    let total_h = (ph + title + 2 * margin) as u32;
+    with_temp_file(path, |tmp| {
+        let root = BitMapBackend::new(tmp, (total_w, total_h)).into_drawing_area();
+        root.fill(&WHITE)?;
+        for (k, (label, field)) in panels.iter().enumerate() {
+            let ox = margin + k as i32 * (pw + margin);
+            let oy = margin + title;
+            root.draw(&Text::new(label.as_str(), (ox, margin), ("sans-serif", 15)))?;
+            let (lo, hi) = log_range(field);
+            for (p, &v) in field.iter().enumerate() {
+                let (r, c) = ((p / width) as i32, (p % width) as i32);
+                let colour = if p == target {
+                    RGBColor(220, 30, 30)
+                } else if v == 0.0 {
+                    BLACK
+                } else {
+                    crate::order::render::viridis((v.ln() - lo) / (hi - lo).max(1e-12))
+                };
+                let (x0, y0) = (ox + c * cell, oy + r * cell);
+                root.draw(&Rectangle::new(
+                    [(x0, y0), (x0 + cell - 1, y0 + cell - 1)],
+                    colour.filled(),
+                ))?;
+            }
+        }
+        root.present()?;
+        Ok(())
+    })
+    .with_context(|| format!("cannot draw `{}`", path.display()))
+}
+
+/// The range of ln(v) over the non-zero values (0, 1 when there are none).
+fn log_range(field: &[f64]) -> (f64, f64) {
+    let logs = field.iter().filter(|v| **v > 0.0).map(|v| v.ln());
+    let (lo, hi) = logs.fold((f64::INFINITY, f64::NEG_INFINITY), |(a, b), x| {
+        (a.min(x), b.max(x))
+    });
+    if lo.is_finite() {
+        (lo, hi)
+    } else {
+        (0.0, 1.0)
+    }
+}
