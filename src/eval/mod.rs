@@ -1,4 +1,9 @@
-//! Exact evaluation: per-image log-likelihoods in nats, summed in float64.
+//! Exact evaluation: per-image log-likelihoods in nats, summed in float64;
+//! per-image scores and out-of-distribution detection built on them.
+pub mod detect;
+pub mod ood;
+pub mod score;
+
 use tch::{Device, Kind, Tensor};
 
 use crate::models::DensityModel;
@@ -11,6 +16,18 @@ pub fn log_probs(
     device: Device,
     kind: Kind,
 ) -> Vec<f64> {
+    log_probs_with(model, x, batch, device, kind, || {})
+}
+
+/// [`log_probs`], calling `batch_done` after each batch (for progress bars).
+pub fn log_probs_with(
+    model: &dyn DensityModel,
+    x: &Tensor,
+    batch: usize,
+    device: Device,
+    kind: Kind,
+    mut batch_done: impl FnMut(),
+) -> Vec<f64> {
     let _guard = tch::no_grad_guard();
     let n = x.size()[0];
     let mut out = Vec::with_capacity(n as usize);
@@ -21,6 +38,7 @@ pub fn log_probs(
         let lp = model.log_prob(&xb).to_device(Device::Cpu);
         out.extend(Vec::<f64>::try_from(&lp).expect("log_prob is a float64 vector"));
         start += len;
+        batch_done();
     }
     out
 }

@@ -98,7 +98,7 @@ fn line_chart(series: &[(String, Vec<(f64, f64)>)], title: &str, path: &Path) ->
 }
 
 /// Distinct, print-friendly line colours (Tableau 10, then darker shades).
-fn series_color(i: usize) -> RGBColor {
+pub(crate) fn series_color(i: usize) -> RGBColor {
     const TAB10: [(u8, u8, u8); 10] = [
         (31, 119, 180),
         (255, 127, 14),

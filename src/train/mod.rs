@@ -15,7 +15,7 @@ use crate::eval;
 use crate::models::DensityModel;
 use crate::results::{self, compare, plots, MetricRow, RunDir, Summary};
 use crate::rng;
-use crate::spec::{RunSpec, Schedule, Spec, TrainSpec};
+use crate::spec::{RunSpec, Schedule, Source, Spec, TrainSpec};
 
 pub mod adam;
 pub mod checkpoint;
@@ -57,23 +57,45 @@ pub fn instantiate(run: &RunSpec, shape: ImageShape) -> Result<Instance> {
 
 /// Loads a run directory's spec and best checkpoint.
 pub fn load_run(dir: &RunDir, data_override: Option<&str>) -> Result<(RunSpec, Dataset, Instance)> {
+    let source = data_override
+        .map(str::parse)
+        .transpose()
+        .context("--data")?;
+    let run = run_spec(dir, source)?;
+    let data = load_run_data(dir, &run)?;
+    let inst = load_model(dir, &run, data.shape)?;
+    Ok((run, data, inst))
+}
+
+/// A run directory's run, its data source replaced by `source` when given:
+/// the run's pixel form, binarization and split limits then apply to it.
+pub fn run_spec(dir: &RunDir, source: Option<Source>) -> Result<RunSpec> {
     let mut spec = Spec::load(&dir.spec(), &[])?;
-    if let Some(src) = data_override {
-        spec.data.source = src.parse().context("--data")?;
+    if let Some(src) = source {
+        spec.data.source = src;
         spec.validate()?;
     }
-    let run = spec
-        .runs()
+    spec.runs()
         .into_iter()
         .next()
-        .context("the run's spec.yaml names no run")?;
-    let data = Dataset::load(&spec.data)?;
+        .context("the run's spec.yaml names no run")
+}
+
+/// Loads `run`'s data, refused unless its images have the shape the run in
+/// `dir` was trained on.
+pub fn load_run_data(dir: &RunDir, run: &RunSpec) -> Result<Dataset> {
+    let data = Dataset::load(&run.spec.data)?;
+    check_trained_shape(dir, run, &run.spec.data.source.to_string(), data.shape)?;
+    Ok(data)
+}
+
+/// Refuses images of `shape` (from `what`) for a run trained on another
+/// C×H×W, as its summary records it.
+pub fn check_trained_shape(dir: &RunDir, run: &RunSpec, what: &str, s: ImageShape) -> Result<()> {
     if let Ok(trained) = dir.read_summary() {
-        let s = data.shape;
         if (trained.channels, trained.height, trained.width) != (s.channels, s.height, s.width) {
             bail!(
-                "the images of `{}` are {}×{}×{}, but run {} was trained on {}×{}×{} images (C×H×W)",
-                spec.data.source,
+                "the images of `{what}` are {}×{}×{}, but run {} was trained on {}×{}×{} images (C×H×W)",
                 s.channels,
                 s.height,
                 s.width,
@@ -84,7 +106,12 @@ pub fn load_run(dir: &RunDir, data_override: Option<&str>) -> Result<(RunSpec, D
             );
         }
     }
-    let mut inst = instantiate(&run, data.shape)?;
+    Ok(())
+}
+
+/// Builds `run`'s model for images of `shape` and loads its best checkpoint from `dir`.
+pub fn load_model(dir: &RunDir, run: &RunSpec, shape: ImageShape) -> Result<Instance> {
+    let mut inst = instantiate(run, shape)?;
     let ckpt = dir.best_checkpoint();
     inst.vs.load(&ckpt).with_context(|| {
         format!(
@@ -92,7 +119,7 @@ pub fn load_run(dir: &RunDir, data_override: Option<&str>) -> Result<(RunSpec, D
             ckpt.display()
         )
     })?;
-    Ok((run, data, inst))
+    Ok(inst)
 }
 
 /// Runs every run of the experiment and writes the comparison. A run that
@@ -438,7 +465,7 @@ pub fn sample_images(model: &dyn DensityModel, n: i64, seed: u64) -> Vec<Vec<f32
         .collect()
 }
 
-fn progress_bar(quiet: bool, len: u64, prefix: String) -> ProgressBar {
+pub(crate) fn progress_bar(quiet: bool, len: u64, prefix: String) -> ProgressBar {
     if quiet {
         return ProgressBar::hidden();
     }
