@@ -12,6 +12,7 @@
 //! Adding a model: one file with its `Config` (serde, defaults, checks,
 //! label, closed-form parameter count, build) implementing [`ModelDef`], and
 //! one line in the `models!` list below.
+mod diagonal_bilstm;
 mod fvsbn;
 mod gated_pixelcnn;
 mod heads;
@@ -20,6 +21,7 @@ pub mod layers;
 mod nade;
 mod pixelcnn;
 mod raster;
+mod row_lstm;
 mod seq;
 mod table;
 
@@ -179,6 +181,8 @@ models! {
     Nade(nade::Config) = "nade",
     Pixelcnn(pixelcnn::Config) = "pixelcnn",
     GatedPixelcnn(gated_pixelcnn::Config) = "gated_pixelcnn",
+    RowLstm(row_lstm::Config) = "row_lstm",
+    DiagonalBilstm(diagonal_bilstm::Config) = "diagonal_bilstm",
 }
 
 /// A config struct from the YAML mapping of its settings; errors name the field.

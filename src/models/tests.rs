@@ -602,3 +602,331 @@ fn same_seed_same_samples_and_samples_follow_the_density() {
         }
     }
 }
+
+// ---- PixelRNN: Row LSTM and Diagonal BiLSTM --------------------------------
+
+/// Tiny PixelRNNs (the presets' architecture, fewer units and layers).
+fn pixelrnn_specs() -> Vec<ModelSpec> {
+    vec![row_lstm_spec(2), diagonal_bilstm_spec(2)]
+}
+
+fn row_lstm_spec(layers: usize) -> ModelSpec {
+    ModelSpec::new(ModelConfig::RowLstm(row_lstm::Config {
+        layers: Some(layers),
+        hidden: Some(4),
+        output_hidden: Some(8),
+        ..Default::default()
+    }))
+}
+
+fn diagonal_bilstm_spec(layers: usize) -> ModelSpec {
+    ModelSpec::new(ModelConfig::DiagonalBilstm(diagonal_bilstm::Config {
+        layers: Some(layers),
+        hidden: Some(4),
+        output_hidden: Some(8),
+        ..Default::default()
+    }))
+}
+
+/// A tiny float64 Diagonal BiLSTM, its right-to-left stream shifted down
+/// (correct) or not (the bug).
+fn diagonal_bilstm_shifted(
+    shape: ImageShape,
+    ordering: &str,
+    shift: bool,
+) -> (nn::VarStore, Box<dyn DensityModel>) {
+    tch::manual_seed(7);
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    vs.set_kind(Kind::Double);
+    let ModelConfig::DiagonalBilstm(config) = diagonal_bilstm_spec(2).config else {
+        unreachable!()
+    };
+    let mut net = diagonal_bilstm::DiagonalBiLstm::new(&vs.root(), shape, config.arch());
+    net.shift_backward = shift;
+    let ordering = ordering.parse::<OrderSpec>().unwrap();
+    let model = Raster::new(Box::new(net), shape, &ordering, &vs.root()).unwrap();
+    (vs, Box::new(model))
+}
+
+/// Every `(pixel q, channel c, input pixel, input channel)` whose gradient
+/// is non-zero although the ordering forbids the dependence.
+fn causality_violations(model: &dyn DensityModel) -> Vec<(usize, usize, usize, usize)> {
+    let shape = model.shape();
+    let (c, p) = (shape.channels, shape.positions());
+    let x = random_images(4, shape).set_requires_grad(true);
+    let logits = model.logits(&x).reshape([4, c as i64, p as i64, -1]);
+    let mut found = Vec::new();
+    for q in 0..p {
+        for ch in 0..c {
+            let out = logits
+                .select(1, ch as i64)
+                .select(1, q as i64)
+                .sum(Kind::Double);
+            let g = &Tensor::run_backward(&[out], &[&x], true, false)[0];
+            if !g.defined() {
+                continue;
+            }
+            let g = g.abs().sum_dim_intlist(0, false, Kind::Double);
+            let g = g.reshape([c as i64, p as i64]);
+            for cin in 0..c {
+                for pix in 0..p {
+                    let v = g.double_value(&[cin as i64, pix as i64]);
+                    if v != 0.0 && !allowed(model, q, ch, cin, pix) {
+                        found.push((q, ch, pix, cin));
+                    }
+                }
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn pixelrnn_models_are_causal_by_gradients_under_every_dihedral_ordering() {
+    for spec in pixelrnn_specs() {
+        for ordering in DIHEDRAL {
+            check_causality_by_gradients(&spec, binary(4, 5), ordering);
+            check_causality_by_gradients(&spec, ImageShape::new(PixelForm::Rgb, 3, 4), ordering);
+        }
+        check_causality_by_gradients(&spec, ImageShape::new(PixelForm::Gray256, 4, 4), "column");
+    }
+}
+
+/// The bug of public implementations: without the down-shift the
+/// right-to-left stream at (i, j) has read (i, j+1..): the gradient check
+/// finds it, on binary and colour, and finds nothing once shifted.
+#[test]
+fn diagonal_bilstm_without_the_down_shift_is_caught() {
+    let (w, ordering) = (5, "raster");
+    for shape in [binary(4, w), ImageShape::new(PixelForm::Rgb, 3, w)] {
+        let (_, buggy) = diagonal_bilstm_shifted(shape, ordering, false);
+        let leaks = causality_violations(buggy.as_ref());
+        assert!(!leaks.is_empty(), "{shape:?}: unshifted stream not caught");
+        // Among them: a pixel reading the pixel right of it in its own row.
+        assert!(
+            leaks
+                .iter()
+                .any(|&(q, _, p, _)| p == q + 1 && p / w == q / w),
+            "{shape:?}: {leaks:?}"
+        );
+        let (vs, model) = diagonal_bilstm_shifted(shape, ordering, true);
+        assert_eq!(causality_violations(model.as_ref()), vec![], "{shape:?}");
+        train_a_little(&vs, model.as_ref());
+        assert_eq!(causality_violations(model.as_ref()), vec![], "{shape:?}");
+    }
+}
+
+fn assert_normalised(spec: &ModelSpec, h: usize, w: usize, orderings: &[&str]) {
+    for ordering in orderings {
+        let (vs, model) = make(spec, binary(h, w), ordering);
+        for when in ["at init", "after training"] {
+            let total = log_total(model.as_ref(), h, w);
+            assert!(
+                total.abs() < 1e-6,
+                "{} / {ordering} / {h}×{w}: log Σp = {total} {when}",
+                spec.label()
+            );
+            train_a_little(&vs, model.as_ref());
+        }
+    }
+}
+
+#[test]
+fn pixelrnn_models_are_normalised_on_every_3x3_binary_image() {
+    for spec in pixelrnn_specs() {
+        assert_normalised(&spec, 3, 3, &["raster", "column"]);
+    }
+}
+
+/// The scans on degenerate maps: one row (one Row LSTM step; a skewed
+/// width of W) and one column (H steps; a skewed width of H).
+#[test]
+fn pixelrnn_models_are_normalised_on_one_row_and_one_column_images() {
+    for spec in pixelrnn_specs() {
+        assert_normalised(&spec, 1, 4, &["raster", "column"]);
+        assert_normalised(&spec, 4, 1, &["raster", "column"]);
+    }
+}
+
+/// 256-way heads: the 65,536 joint probabilities of a 1×2 gray image sum to 1.
+#[test]
+fn pixelrnn_models_are_normalised_on_gray_1x2_images() {
+    let levels = Tensor::arange(256, (Kind::Double, Device::Cpu));
+    let all = Tensor::stack(
+        &[
+            levels.repeat_interleave_self_int(256, 0, None),
+            levels.repeat([256]),
+        ],
+        1,
+    )
+    .view([65536, 1, 1, 2]);
+    for spec in pixelrnn_specs() {
+        let (vs, model) = make(&spec, ImageShape::new(PixelForm::Gray256, 1, 2), "raster");
+        train_a_little(&vs, model.as_ref());
+        let total = tch::no_grad(|| model.log_prob(&all).logsumexp([0], false));
+        let total = total.double_value(&[]);
+        assert!(total.abs() < 1e-9, "{}: log Σp = {total}", spec.label());
+    }
+}
+
+#[test]
+fn skew_puts_row_i_i_columns_right_and_unskew_undoes_it() {
+    for (h, w) in [(4, 5), (5, 2), (1, 4), (4, 1), (1, 1)] {
+        let x = Tensor::randn([2, 3, h, w], (Kind::Double, Device::Cpu));
+        let s = diagonal_bilstm::skew(&x);
+        assert_eq!(s.size(), [2, 3, h, w + h - 1]);
+        for i in 0..h {
+            let row = s.select(2, i);
+            assert!(
+                row.narrow(2, i, w).equal(&x.select(2, i)),
+                "{h}×{w} row {i}"
+            );
+            // Zeros before column i and after column i + w − 1.
+            let rest = row.narrow(2, 0, i).abs().sum(Kind::Double)
+                + row.narrow(2, i + w, h - 1 - i).abs().sum(Kind::Double);
+            assert_eq!(rest.double_value(&[]), 0.0, "{h}×{w} row {i}");
+        }
+        assert!(diagonal_bilstm::unskew(&s, w).equal(&x), "{h}×{w}");
+    }
+}
+
+/// The receptive field of output (pixel, channel 0) on a binary `h × w`
+/// image under raster order, as "seen" flags.
+fn seen(spec: &ModelSpec, h: usize, w: usize, pixel: usize) -> Vec<bool> {
+    let (_, model) = make(spec, binary(h, w), "raster");
+    let field = crate::eval::receptive_field(model.as_ref(), pixel, 0, 4, Kind::Double);
+    field.iter().map(|&v| v > 0.0).collect()
+}
+
+/// Row LSTM at (r, j) sees row r − k (k ≥ 1) up to column j + k + 2, at
+/// any depth: the state-to-state convolution reaches k rows up and k
+/// columns right, and the 7×7 first layer 3 more columns from one row
+/// below. So (4, 4..7), (3, 5..7), (2, 6..7), (1, 7) are missed from (5, 0).
+#[test]
+fn row_lstm_misses_the_pixels_far_right_in_the_rows_above() {
+    let (h, w) = (6, 8);
+    for layers in [1, 3] {
+        let spec = row_lstm_spec(layers);
+        for (r, j) in [(5, 0), (5, 2), (3, 1)] {
+            let field = seen(&spec, h, w, r * w + j);
+            for (p, &s) in field.iter().enumerate() {
+                let (pr, pc) = (p / w, p % w);
+                let expected = p < r * w + j && (pr == r || pc <= j + (r - pr) + 2);
+                assert_eq!(s, expected, "L = {layers}, ({r}, {j}) ← ({pr}, {pc})");
+            }
+        }
+        let from_5_0 = seen(&spec, h, w, 5 * w);
+        assert!(!from_5_0[4 * w + 4] && !from_5_0[w + 7] && from_5_0[7]);
+    }
+}
+
+/// Diagonal BiLSTM at (i, j) sees every earlier pixel but one: the last
+/// pixel of the row above, (i − 1, w − 1), unless the 7×7 first layer at
+/// (i, j) reaches it (j + 3 ≥ w − 1). No position of row i − 1 holds it
+/// (mask A keeps it from its own position, and it has no right
+/// neighbour), and from (i, j) the streams read only (i, ≤ j) (left to
+/// right) and rows above (right to left, shifted down). The paper's claim
+/// of the entire context holds up to this pixel; depth does not change it.
+#[test]
+fn diagonal_bilstm_sees_every_earlier_pixel_but_the_end_of_the_row_above() {
+    let (h, w) = (6, 8);
+    for layers in [1, 2] {
+        let spec = diagonal_bilstm_spec(layers);
+        for (i, j) in [(5, 0), (5, 2), (5, 4), (2, 4), (1, 7)] {
+            let field = seen(&spec, h, w, i * w + j);
+            for (p, &s) in field.iter().enumerate() {
+                let blind = p == i * w - 1 && j + 3 < w - 1;
+                let expected = p < i * w + j && !blind;
+                assert_eq!(s, expected, "L = {layers}, ({i}, {j}) ← pixel {p}");
+            }
+        }
+    }
+}
+
+#[test]
+fn pixelrnn_parameter_counts_match_the_closed_forms() {
+    let small = |c| ModelSpec::new(c);
+    // By hand, binary, h = 16, o = 32, 2 layers: first 32·49 + 32 = 1600,
+    // output 32·32 + 32 + 32 + 1 = 1089; Row LSTM layer 64·32·3 + 64 +
+    // 64·16·3 + 16·32 + 32 = 9824; Diagonal BiLSTM layer 2(64·32 + 64 +
+    // 64·16·2) + 16·32 + 32 = 8864.
+    let row = small(ModelConfig::RowLstm(Default::default()));
+    check_count(&row, binary(5, 4), Some(1600 + 2 * 9824 + 1089));
+    let diag = small(ModelConfig::DiagonalBilstm(Default::default()));
+    check_count(&diag, binary(5, 4), Some(1600 + 2 * 8864 + 1089));
+    for pixels in PixelForm::ALL {
+        let shape = ImageShape::new(pixels, 5, 4);
+        for preset in [Preset::Small, Preset::Paper] {
+            let row = row_lstm::Config {
+                preset,
+                ..Default::default()
+            };
+            let diag = diagonal_bilstm::Config {
+                preset,
+                ..Default::default()
+            };
+            check_count(&small(ModelConfig::RowLstm(row)), shape, None);
+            check_count(&small(ModelConfig::DiagonalBilstm(diag)), shape, None);
+        }
+        for spec in pixelrnn_specs() {
+            check_count(&spec, shape, None);
+        }
+    }
+}
+
+#[test]
+fn pixelrnn_labels_presets_and_checks() {
+    let parse = |y: &str| serde_yaml_ng::from_str::<ModelSpec>(y).unwrap();
+    assert_eq!(parse("{type: row_lstm}").label(), "row_lstm-small");
+    let paper = parse("{type: diagonal_bilstm, preset: paper}");
+    assert_eq!(paper.label(), "diagonal_bilstm-paper");
+    let ModelConfig::DiagonalBilstm(c) = &paper.config else {
+        unreachable!()
+    };
+    let a = c.arch();
+    assert_eq!((a.layers, a.hidden, a.output_hidden), (7, 16, 32));
+    let custom = parse("{type: row_lstm, layers: 3, hidden: 8, output_hidden: 16}");
+    assert_eq!(custom.label(), "row_lstm-l3-h8-o16");
+    let zero = parse("{type: diagonal_bilstm, hidden: 0}");
+    let err = zero
+        .validate(PixelForm::Binary, &[])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("hidden"), "{err}");
+    let err = custom
+        .validate(PixelForm::Rgb, &["hilbert".parse().unwrap()])
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("dihedral"), "{err}");
+}
+
+#[test]
+fn pixelrnn_samples_are_what_the_conditionals_imply_given_the_uniforms() {
+    let shapes = [
+        binary(3, 3),
+        ImageShape::new(PixelForm::Gray256, 3, 2),
+        ImageShape::new(PixelForm::Rgb, 2, 3),
+    ];
+    for shape in shapes {
+        for spec in pixelrnn_specs() {
+            let ordering = "column+hflip";
+            let (vs, model) = make(&spec, shape, ordering);
+            train_a_little(&vs, model.as_ref());
+            let dims = [
+                6,
+                shape.channels as i64,
+                shape.height as i64,
+                shape.width as i64,
+            ];
+            let u = Tensor::rand(dims, (Kind::Double, Device::Cpu));
+            let x = model.sample_with(&u);
+            let again = model.head().sample(&tch::no_grad(|| model.logits(&x)), &u);
+            assert!(
+                x.equal(&again),
+                "{} / {ordering} / {:?}: samples differ from the conditionals' draws",
+                spec.label(),
+                shape.pixels()
+            );
+        }
+    }
+}

@@ -188,6 +188,9 @@ pub struct TrainSpec {
     pub patience: Option<usize>,
     /// Draw a sample grid every N epochs (0: only at the end).
     pub sample_every: usize,
+    /// Images per sample grid (8 per row). Sampling the image models runs
+    /// the network once per pixel and channel: fewer is faster.
+    pub samples: usize,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
     pub device: DeviceChoice,
 }
@@ -207,6 +210,7 @@ impl Default for TrainSpec {
             gamma: 0.5,
             patience: None,
             sample_every: 1,
+            samples: 64,
             device: DeviceChoice::Auto,
         }
     }
@@ -402,6 +406,9 @@ impl TrainSpec {
         }
         if !(t.gamma > 0.0 && t.gamma <= 1.0) {
             bail!("gamma: must be in (0, 1], got {}", t.gamma);
+        }
+        if t.samples == 0 {
+            bail!("samples: must be at least 1, got 0");
         }
         if t.patience == Some(0) {
             bail!("patience: must be at least 1 (leave it out to disable early stopping)");

@@ -36,8 +36,6 @@ pub struct Options {
 
 /// Seed of the sample grids: fixed, so grids of different epochs compare.
 pub const SAMPLE_SEED: u64 = 1234;
-/// Images per sample grid (8×8).
-pub const GRID: i64 = 64;
 
 /// A model instantiated for a run: its variables and the model using them.
 pub struct Instance {
@@ -366,7 +364,7 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
         plots::nll_curve(&p.metrics, &format!("{}: NLL", run.id()), &dir.curve())?;
         let last = epoch == t.epochs || p.stopped_early;
         if last || (t.sample_every > 0 && epoch % t.sample_every == 0) {
-            draw_samples(model.as_ref(), shape, &dir.samples(epoch))?;
+            draw_samples(model.as_ref(), shape, t.samples, &dir.samples(epoch))?;
         }
         if p.stopped_early {
             log.line(&format!(
@@ -443,13 +441,14 @@ fn summarize(
     }
 }
 
-/// The 8×8 grid of samples with the fixed sampling seed.
+/// The grid of `count` samples (8 per row) with the fixed sampling seed.
 pub fn draw_samples(
     model: &dyn DensityModel,
     shape: ImageShape,
+    count: usize,
     path: &std::path::Path,
 ) -> Result<()> {
-    let images = sample_images(model, GRID, SAMPLE_SEED);
+    let images = sample_images(model, count as i64, SAMPLE_SEED);
     plots::sample_grid(&images, shape, path)
 }
 

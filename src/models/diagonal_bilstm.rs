@@ -1,0 +1,261 @@
+//! Diagonal BiLSTM (van den Oord, Kalchbrenner & Kavukcuoglu 2016, "Pixel
+//! Recurrent Neural Networks"): a 7×7 mask-A convolution, then recurrent
+//! layers that scan the image along diagonals, each with a residual
+//! connection, then two ReLU → 1×1 mask-B output layers. Its receptive
+//! field is every earlier pixel in raster order but one, at any depth: the
+//! last pixel of the row above, when the 7×7 first layer does not reach it
+//! (pixel j < W − 4; see the receptive-field test).
+//!
+//! A layer's input map is skewed, `S[i, i+j] = X[i, j]` (width W+H−1), so
+//! that a diagonal becomes a column; the columns are scanned left to right.
+//! Input-to-state: a 1×1 mask-B convolution (2h → 4h; only the R → G → B
+//! channel mask matters). State-to-state: a 2×1 column convolution over the
+//! previous column's h with its zero row on top, `s[r] = W0·h[r−1] +
+//! W1·h[r]`, so (i, j) reads (i−1, j) and (i, j−1): earlier pixels, any
+//! channel. Gates o, f, i (sigmoid) and the candidate g (tanh), as in
+//! [`super::row_lstm`]. The right-to-left direction is the same kind of
+//! scan, with its own weights, on the width-flipped map, flipped back; it
+//! sees (i, j+1..), so it is shifted DOWN one row before it is added to the
+//! left-to-right states. A 1×1 mask-B convolution takes h back to the
+//! 2h-feature residual stream.
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use tch::{nn, Tensor};
+
+use super::layers::{groups, shift_down, Mask, MaskedConv2d};
+use super::row_lstm::lstm_cell;
+use super::{check_sizes, DensityModel, Head, ModelDef, Orderings, Preset, Raster, RasterNet};
+use crate::data::ImageShape;
+use crate::order::OrderSpec;
+use crate::spec::PixelForm;
+
+/// `type: diagonal_bilstm`: a preset, any of whose values can be overridden.
+/// `small`: 2 recurrent layers of h = 16 (32 features), 32-unit output
+/// layer; `paper`: the paper's binarized-MNIST model (79.20 nats), 7 layers
+/// of h = 16, 32-unit output layers.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub preset: Preset,
+    /// Recurrent (bidirectional) layers after the first convolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<usize>,
+    /// h: the LSTM state of each direction; the residual stream has 2h features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<usize>,
+    /// Units of the two output layers' first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_hidden: Option<usize>,
+}
+
+/// The resolved architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arch {
+    pub layers: i64,
+    pub hidden: i64,
+    pub output_hidden: i64,
+}
+
+impl Config {
+    pub fn arch(&self) -> Arch {
+        let (layers, hidden, output_hidden) = match self.preset {
+            Preset::Small => (2, 16, 32),
+            Preset::Paper => (7, 16, 32),
+        };
+        Arch {
+            layers: self.layers.unwrap_or(layers) as i64,
+            hidden: self.hidden.unwrap_or(hidden) as i64,
+            output_hidden: self.output_hidden.unwrap_or(output_hidden) as i64,
+        }
+    }
+}
+
+impl ModelDef for Config {
+    fn default_label(&self) -> String {
+        let a = self.arch();
+        match (self.layers, self.hidden, self.output_hidden) {
+            (None, None, None) => format!("diagonal_bilstm-{}", self.preset.name()),
+            _ => format!(
+                "diagonal_bilstm-l{}-h{}-o{}",
+                a.layers, a.hidden, a.output_hidden
+            ),
+        }
+    }
+    fn check(&self) -> Result<()> {
+        check_sizes(&[
+            ("layers", self.layers),
+            ("hidden", self.hidden),
+            ("output_hidden", self.output_hidden),
+        ])
+    }
+    fn pixels(&self) -> &'static [PixelForm] {
+        &PixelForm::ALL
+    }
+    fn orderings(&self) -> Orderings {
+        Orderings::Dihedral
+    }
+    fn param_count(&self, shape: ImageShape) -> Option<u128> {
+        let a = self.arch();
+        let (c, k) = (
+            shape.channels as i64,
+            Head::for_pixels(shape.pixels()).params(),
+        );
+        let (f, h, o) = (2 * a.hidden, a.hidden, a.output_hidden);
+        let first = f * c * 49 + f;
+        let direction = (4 * h * f + 4 * h) + 4 * h * h * 2; // s2s: no bias
+        let up = h * f + f;
+        let out = (f * o + o) + (o * c * k + c * k);
+        Some((first + a.layers * (2 * direction + up) + out) as u128)
+    }
+    fn formula(&self) -> String {
+        let a = self.arch();
+        format!(
+            "49·C·2h + L(2(2h·4h + 2·h·4h) + h·2h) + 2h·o + o·C·K + biases; L = {}, h = {}, o = {}",
+            a.layers, a.hidden, a.output_hidden
+        )
+    }
+    fn build(
+        &self,
+        vs: &nn::Path,
+        shape: ImageShape,
+        ordering: &OrderSpec,
+    ) -> Result<Box<dyn DensityModel>> {
+        let net = DiagonalBiLstm::new(vs, shape, self.arch());
+        Ok(Box::new(Raster::new(Box::new(net), shape, ordering, vs)?))
+    }
+}
+
+/// `[B, C, H, W]` → `[B, C, H, W+H−1]` with `S[i, i+j] = X[i, j]`, zeros
+/// elsewhere: with rows padded to W+H, the flat index of X[i, j] is
+/// i(W+H) + j, which is that of S[i, i+j] in rows of W+H−1.
+pub(super) fn skew(x: &Tensor) -> Tensor {
+    let [b, c, h, w] = x.size()[..] else {
+        unreachable!("maps are [B, C, H, W]")
+    };
+    x.constant_pad_nd([0, h])
+        .reshape([b, c, h * (w + h)])
+        .narrow(2, 0, h * (w + h - 1))
+        .reshape([b, c, h, w + h - 1])
+}
+
+/// The inverse of [`skew`]: `X[i, j] = S[i, i+j]`, `[B, C, H, width]`.
+pub(super) fn unskew(s: &Tensor, width: i64) -> Tensor {
+    let [b, c, h, sw] = s.size()[..] else {
+        unreachable!("maps are [B, C, H, W+H−1]")
+    };
+    s.reshape([b, c, h * sw])
+        .constant_pad_nd([0, h])
+        .reshape([b, c, h, sw + 1])
+        .narrow(3, 0, width)
+}
+
+/// One direction of a layer: a left-to-right scan of the skewed map.
+struct Direction {
+    /// 1×1 mask B, 2h → 4h.
+    i2s: MaskedConv2d,
+    /// `[4h, h, 2]`: taps on h[r−1] and h[r] of the previous column.
+    s2s: Tensor,
+}
+
+impl Direction {
+    /// The hidden states `[B, h, H, W]` of the scan over `y` `[B, 2h, H, W]`.
+    fn scan(&self, y: &Tensor) -> Tensor {
+        let (b, rows) = (y.size()[0], y.size()[2]);
+        let mut h = Tensor::zeros([b, self.s2s.size()[1], rows], (y.kind(), y.device()));
+        let mut c = h.zeros_like();
+        let mut states = Vec::new();
+        // `unbind`, not `select` (see the Row LSTM's scan).
+        for column in skew(&self.i2s.forward(y)).unbind(3) {
+            // Zero row on top, no padding below: row r reads rows r−1 and r.
+            let from_before =
+                h.constant_pad_nd([1, 0])
+                    .conv1d::<Tensor>(&self.s2s, None, [1], [0], [1], 1);
+            (h, c) = lstm_cell(&(column + from_before), &c);
+            states.push(h.shallow_clone());
+        }
+        unskew(&Tensor::stack(&states, 3), y.size()[3])
+    }
+
+    fn num_params(&self) -> i64 {
+        self.i2s.num_params() + self.s2s.numel() as i64
+    }
+}
+
+struct Layer {
+    left: Direction,
+    right: Direction,
+    /// 1×1 mask B, h → 2h, back to the residual stream.
+    up: MaskedConv2d,
+}
+
+pub struct DiagonalBiLstm {
+    first: MaskedConv2d,
+    layers: Vec<Layer>,
+    out1: MaskedConv2d,
+    out2: MaskedConv2d,
+    /// Shift the right-to-left states down one row (always, but for the
+    /// test that shows the causality check catching the unshifted bug).
+    pub(super) shift_backward: bool,
+}
+
+impl DiagonalBiLstm {
+    pub fn new(vs: &nn::Path, shape: ImageShape, a: Arch) -> DiagonalBiLstm {
+        let c = shape.channels as i64;
+        let k = Head::for_pixels(shape.pixels()).params();
+        let g = |n: i64| groups(n, c);
+        let (f, h, o) = (2 * a.hidden, a.hidden, a.output_hidden);
+        // Each of o, f, i, g carries the channel groups of h.
+        let gates: Vec<i64> = [g(h), g(h), g(h), g(h)].concat();
+        let direction = |p: nn::Path| Direction {
+            i2s: MaskedConv2d::new(&(&p / "i2s"), [1, 1], Mask::B, &g(f), &gates),
+            s2s: (&p / "s2s").kaiming_uniform("weight", &[4 * h, h, 2]),
+        };
+        let layers = (0..a.layers)
+            .map(|l| {
+                let p = vs / "layers" / l;
+                Layer {
+                    left: direction(&p / "left"),
+                    right: direction(&p / "right"),
+                    up: MaskedConv2d::new(&(&p / "up"), [1, 1], Mask::B, &g(h), &g(f)),
+                }
+            })
+            .collect();
+        DiagonalBiLstm {
+            first: MaskedConv2d::new(&(vs / "first"), [7, 7], Mask::A, &g(c), &g(f)),
+            layers,
+            out1: MaskedConv2d::new(&(vs / "out1"), [1, 1], Mask::B, &g(f), &g(o)),
+            out2: MaskedConv2d::new(&(vs / "out2"), [1, 1], Mask::B, &g(o), &groups(c * k, c)),
+            shift_backward: true,
+        }
+    }
+
+    /// A layer's states, both directions summed: `[B, h, H, W]`.
+    fn states(&self, layer: &Layer, y: &Tensor) -> Tensor {
+        let right = layer.right.scan(&y.flip([3])).flip([3]);
+        let right = match self.shift_backward {
+            true => shift_down(&right),
+            false => right,
+        };
+        layer.left.scan(y) + right
+    }
+}
+
+impl RasterNet for DiagonalBiLstm {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let mut y = self.first.forward(x);
+        for layer in &self.layers {
+            y = layer.up.forward(&self.states(layer, &y)) + &y;
+        }
+        self.out2.forward(&self.out1.forward(&y.relu()).relu())
+    }
+
+    fn num_params(&self) -> i64 {
+        let layers: i64 = self
+            .layers
+            .iter()
+            .map(|l| l.left.num_params() + l.right.num_params() + l.up.num_params())
+            .sum();
+        self.first.num_params() + layers + self.out1.num_params() + self.out2.num_params()
+    }
+}

@@ -1,0 +1,213 @@
+//! Row LSTM (van den Oord, Kalchbrenner & Kavukcuoglu 2016, "Pixel
+//! Recurrent Neural Networks"): a 7×7 mask-A convolution, then recurrent
+//! layers that process the image a whole row at a time, top to bottom, each
+//! with a residual connection, then two ReLU → 1×1 mask-B output layers.
+//!
+//! In a layer, the input-to-state part is a 1×3 mask-B convolution over the
+//! layer's input (pixel j sees columns j−1 and j, the centre through the
+//! R → G → B channel groups), computed for the whole map at once; the
+//! state-to-state part is an unmasked 1×3 convolution over the previous
+//! row's hidden state (columns j−1..j+1 of row r−1: all earlier pixels, so
+//! it may mix every channel). Both give the 4h pre-activations of the gates
+//! o, f, i (sigmoid) and the candidate g (tanh):
+//! `c_r = f ⊙ c_{r−1} + i ⊙ g`, `h_r = o ⊙ tanh(c_r)`, zero initial state.
+//! A 1×1 mask-B convolution takes h back to the 2h-feature residual stream.
+//! Its receptive field is a triangle above each pixel (widening by one
+//! column per row, plus the first layer's reach) and the pixels to its left:
+//! it misses the pixels far to the right in the rows above.
+use anyhow::Result;
+use serde::{Deserialize, Serialize};
+use tch::{nn, Tensor};
+
+use super::layers::{groups, Mask, MaskedConv2d};
+use super::{check_sizes, DensityModel, Head, ModelDef, Orderings, Preset, Raster, RasterNet};
+use crate::data::ImageShape;
+use crate::order::OrderSpec;
+use crate::spec::PixelForm;
+
+/// `type: row_lstm`: a preset, any of whose values can be overridden.
+/// `small`: 2 recurrent layers of h = 16 (32 features), 32-unit output
+/// layer; `paper`: 7 layers of h = 16, 32-unit output layers. The paper
+/// gives this size for its MNIST Diagonal BiLSTM and reports one MNIST
+/// number for the Row LSTM (80.54 nats) without its size; we use the same.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub preset: Preset,
+    /// Recurrent layers after the first convolution.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layers: Option<usize>,
+    /// h: the LSTM state; the residual stream has 2h features.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hidden: Option<usize>,
+    /// Units of the two output layers' first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output_hidden: Option<usize>,
+}
+
+/// The resolved architecture.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Arch {
+    pub layers: i64,
+    pub hidden: i64,
+    pub output_hidden: i64,
+}
+
+impl Config {
+    pub fn arch(&self) -> Arch {
+        let (layers, hidden, output_hidden) = match self.preset {
+            Preset::Small => (2, 16, 32),
+            Preset::Paper => (7, 16, 32),
+        };
+        Arch {
+            layers: self.layers.unwrap_or(layers) as i64,
+            hidden: self.hidden.unwrap_or(hidden) as i64,
+            output_hidden: self.output_hidden.unwrap_or(output_hidden) as i64,
+        }
+    }
+}
+
+impl ModelDef for Config {
+    fn default_label(&self) -> String {
+        let a = self.arch();
+        match (self.layers, self.hidden, self.output_hidden) {
+            (None, None, None) => format!("row_lstm-{}", self.preset.name()),
+            _ => format!("row_lstm-l{}-h{}-o{}", a.layers, a.hidden, a.output_hidden),
+        }
+    }
+    fn check(&self) -> Result<()> {
+        check_sizes(&[
+            ("layers", self.layers),
+            ("hidden", self.hidden),
+            ("output_hidden", self.output_hidden),
+        ])
+    }
+    fn pixels(&self) -> &'static [PixelForm] {
+        &PixelForm::ALL
+    }
+    fn orderings(&self) -> Orderings {
+        Orderings::Dihedral
+    }
+    fn param_count(&self, shape: ImageShape) -> Option<u128> {
+        let a = self.arch();
+        let (c, k) = (
+            shape.channels as i64,
+            Head::for_pixels(shape.pixels()).params(),
+        );
+        let (f, h, o) = (2 * a.hidden, a.hidden, a.output_hidden);
+        let first = f * c * 49 + f;
+        let i2s = 4 * h * f * 3 + 4 * h;
+        let s2s = 4 * h * h * 3; // no bias: i2s has one
+        let up = h * f + f;
+        let out = (f * o + o) + (o * c * k + c * k);
+        Some((first + a.layers * (i2s + s2s + up) + out) as u128)
+    }
+    fn formula(&self) -> String {
+        let a = self.arch();
+        format!(
+            "49·C·2h + L(3·2h·4h + 3·h·4h + h·2h) + 2h·o + o·C·K + biases; L = {}, h = {}, o = {}",
+            a.layers, a.hidden, a.output_hidden
+        )
+    }
+    fn build(
+        &self,
+        vs: &nn::Path,
+        shape: ImageShape,
+        ordering: &OrderSpec,
+    ) -> Result<Box<dyn DensityModel>> {
+        let net = RowLstm::new(vs, shape, self.arch());
+        Ok(Box::new(Raster::new(Box::new(net), shape, ordering, vs)?))
+    }
+}
+
+/// One LSTM step on pre-activations `[B, 4h, N]` (o, f, i, g in blocks of
+/// h) and the previous cell state `[B, h, N]`: the new `(h, c)`.
+pub(super) fn lstm_cell(pre: &Tensor, c: &Tensor) -> (Tensor, Tensor) {
+    let [o, f, i, g] = &pre.chunk(4, 1)[..] else {
+        unreachable!("4h pre-activations")
+    };
+    let c = f.sigmoid() * c + i.sigmoid() * g.tanh();
+    (o.sigmoid() * c.tanh(), c)
+}
+
+struct Layer {
+    /// 1×3 mask B, 2h → 4h, over the layer's input.
+    i2s: MaskedConv2d,
+    /// `[4h, h, 3]`, unmasked, over the previous row's h.
+    s2s: Tensor,
+    /// 1×1 mask B, h → 2h, back to the residual stream.
+    up: MaskedConv2d,
+}
+
+impl Layer {
+    /// The hidden states `[B, h, H, W]` of the rows, top to bottom.
+    fn scan(&self, y: &Tensor) -> Tensor {
+        let (b, w) = (y.size()[0], y.size()[3]);
+        let mut h = Tensor::zeros([b, self.s2s.size()[1], w], (y.kind(), y.device()));
+        let mut c = h.zeros_like();
+        let mut states = Vec::new();
+        // `unbind`, not `select`: its backward is one stack, where each
+        // `select` would add a gradient the size of the whole map.
+        for row in self.i2s.forward(y).unbind(2) {
+            // Columns j−1..j+1 of row r−1: all before row r, so "same" padding is safe.
+            let from_above = h.conv1d::<Tensor>(&self.s2s, None, [1], [1], [1], 1);
+            (h, c) = lstm_cell(&(row + from_above), &c);
+            states.push(h.shallow_clone());
+        }
+        Tensor::stack(&states, 2)
+    }
+
+    fn num_params(&self) -> i64 {
+        self.i2s.num_params() + self.s2s.numel() as i64 + self.up.num_params()
+    }
+}
+
+pub struct RowLstm {
+    first: MaskedConv2d,
+    layers: Vec<Layer>,
+    out1: MaskedConv2d,
+    out2: MaskedConv2d,
+}
+
+impl RowLstm {
+    pub fn new(vs: &nn::Path, shape: ImageShape, a: Arch) -> RowLstm {
+        let c = shape.channels as i64;
+        let k = Head::for_pixels(shape.pixels()).params();
+        let g = |n: i64| groups(n, c);
+        let (f, h, o) = (2 * a.hidden, a.hidden, a.output_hidden);
+        // Each of o, f, i, g carries the channel groups of h.
+        let gates: Vec<i64> = [g(h), g(h), g(h), g(h)].concat();
+        let layers = (0..a.layers)
+            .map(|l| {
+                let p = vs / "layers" / l;
+                Layer {
+                    i2s: MaskedConv2d::new(&(&p / "i2s"), [1, 3], Mask::B, &g(f), &gates),
+                    s2s: (&p / "s2s").kaiming_uniform("weight", &[4 * h, h, 3]),
+                    up: MaskedConv2d::new(&(&p / "up"), [1, 1], Mask::B, &g(h), &g(f)),
+                }
+            })
+            .collect();
+        RowLstm {
+            first: MaskedConv2d::new(&(vs / "first"), [7, 7], Mask::A, &g(c), &g(f)),
+            layers,
+            out1: MaskedConv2d::new(&(vs / "out1"), [1, 1], Mask::B, &g(f), &g(o)),
+            out2: MaskedConv2d::new(&(vs / "out2"), [1, 1], Mask::B, &g(o), &groups(c * k, c)),
+        }
+    }
+}
+
+impl RasterNet for RowLstm {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        let mut y = self.first.forward(x);
+        for layer in &self.layers {
+            y = layer.up.forward(&layer.scan(&y)) + &y;
+        }
+        self.out2.forward(&self.out1.forward(&y.relu()).relu())
+    }
+
+    fn num_params(&self) -> i64 {
+        let layers: i64 = self.layers.iter().map(Layer::num_params).sum();
+        self.first.num_params() + layers + self.out1.num_params() + self.out2.num_params()
+    }
+}
