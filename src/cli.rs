@@ -10,8 +10,8 @@ use crate::eval::detect::{self, ScoreKind};
 use crate::eval::score;
 use crate::order::{self, OrderSpec};
 use crate::results::{self, plots, RunDir};
-use crate::spec::{Size, Spec};
-use crate::{eval, train};
+use crate::spec::{DeviceChoice, Size, Spec};
+use crate::{bench, eval, train};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -132,6 +132,33 @@ pub enum Command {
         #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
         set: Vec<String>,
     },
+    /// Speed and memory of each model of a spec (or of the built-in family
+    /// on 28×28 binary images): training, evaluation and sampling, as a
+    /// markdown table on stdout and a CSV file.
+    Bench {
+        /// The YAML spec whose models are measured (default: the built-in family).
+        spec: Option<PathBuf>,
+        /// Only the models of this type or label (repeatable).
+        #[arg(long = "models", value_name = "TYPE_OR_LABEL", num_args = 1..)]
+        models: Vec<String>,
+        /// Batch sizes (repeatable; default 100).
+        #[arg(long = "batch", value_name = "N", num_args = 1..)]
+        batches: Vec<usize>,
+        /// `auto`, `cpu`, `cuda` or `cuda:N` (default: the spec's `train.device`).
+        #[arg(long)]
+        device: Option<String>,
+        /// Timed seconds per rate, split over 5 repetitions.
+        #[arg(long, default_value_t = 5.0)]
+        seconds: f64,
+        /// Images drawn for the sampling time (0: not measured).
+        #[arg(long, default_value_t = 64)]
+        samples: i64,
+        /// The CSV file to write.
+        #[arg(long, value_name = "FILE.csv", default_value = "bench.csv")]
+        out: PathBuf,
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        set: Vec<String>,
+    },
     /// Report libtorch, CUDA and the built-in data sets.
     Doctor,
 }
@@ -226,6 +253,37 @@ pub fn run() -> Result<()> {
             out,
             set,
         } => cmd_receptive_field(&Spec::load(&spec, &set)?, &pixel, channel, &out),
+        Command::Bench {
+            spec,
+            models,
+            batches,
+            device,
+            seconds,
+            samples,
+            out,
+            set,
+        } => {
+            let spec = match spec {
+                Some(path) => Spec::load(&path, &set)?,
+                None if set.is_empty() => bench::builtin_spec(),
+                None => bail!("--set needs a SPEC"),
+            };
+            let device = match device {
+                Some(d) => d.parse::<DeviceChoice>().context("--device")?,
+                None => spec.train.device,
+            };
+            let opts = bench::Options {
+                batches: if batches.is_empty() {
+                    vec![100]
+                } else {
+                    batches
+                },
+                device: device.resolve()?,
+                seconds,
+                samples,
+            };
+            cmd_bench(&spec, &models, &opts, &out)
+        }
         Command::Doctor => cmd_doctor(),
     }
 }
@@ -489,6 +547,28 @@ fn cmd_receptive_field(spec: &Spec, pixel: &str, channel: usize, out: &Path) -> 
     }
     plots::receptive_fields(&panels, shape.height, shape.width, r * shape.width + c, out)?;
     println!("receptive fields: {}", out.display());
+    Ok(())
+}
+
+fn cmd_bench(spec: &Spec, models: &[String], opts: &bench::Options, out: &Path) -> Result<()> {
+    opts.check()?;
+    let selected = bench::select_models(spec, models)?;
+    let rows = bench::run(spec, &selected, opts)?;
+    bench::write_csv(out, &rows)?;
+    print!("{}", bench::markdown(&rows));
+    let rss = if opts.device == tch::Device::Cpu {
+        "peak RSS: the whole process's peak resident memory while the row was measured (VmHWM, reset before each row, so libtorch, arlab and memory the allocator kept from earlier rows are included); in brackets, its rise over the resident memory at the row's start"
+    } else {
+        "peak RSS: not measured on CUDA"
+    };
+    println!(
+        "\n{:?}, {} torch thread(s); median of {} timed repetitions (min–max), {}s per rate; {rss}",
+        opts.device,
+        tch::get_num_threads(),
+        bench::REPETITIONS,
+        opts.seconds
+    );
+    println!("CSV: {}", out.display());
     Ok(())
 }
 
