@@ -23,71 +23,24 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
 use super::layers::{groups, shift_down, Mask, MaskedConv2d};
-use super::row_lstm::lstm_cell;
-use super::{check_sizes, DensityModel, Head, ModelDef, Orderings, Preset, Raster, RasterNet};
+use super::row_lstm::{lstm_cell, Arch, Sizes};
+use super::{DensityModel, Head, ModelDef, Orderings, Raster, RasterNet};
 use crate::data::ImageShape;
 use crate::order::OrderSpec;
 use crate::spec::PixelForm;
 
-/// `type: diagonal_bilstm`: a preset, any of whose values can be overridden.
-/// `small`: 2 recurrent layers of h = 16 (32 features), 32-unit output
-/// layer; `paper`: the paper's binarized-MNIST model (79.20 nats), 7 layers
-/// of h = 16, 32-unit output layers.
+/// `type: diagonal_bilstm`, with the [`Sizes`] of the PixelRNN models
+/// (`paper`: the paper's binarized-MNIST model, 79.20 nats).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Config {
-    #[serde(default)]
-    pub preset: Preset,
-    /// Recurrent (bidirectional) layers after the first convolution.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub layers: Option<usize>,
-    /// h: the LSTM state of each direction; the residual stream has 2h features.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hidden: Option<usize>,
-    /// Units of the two output layers' first.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_hidden: Option<usize>,
-}
-
-/// The resolved architecture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Arch {
-    pub layers: i64,
-    pub hidden: i64,
-    pub output_hidden: i64,
-}
-
-impl Config {
-    pub fn arch(&self) -> Arch {
-        let (layers, hidden, output_hidden) = match self.preset {
-            Preset::Small => (2, 16, 32),
-            Preset::Paper => (7, 16, 32),
-        };
-        Arch {
-            layers: self.layers.unwrap_or(layers) as i64,
-            hidden: self.hidden.unwrap_or(hidden) as i64,
-            output_hidden: self.output_hidden.unwrap_or(output_hidden) as i64,
-        }
-    }
-}
+#[serde(transparent)]
+pub struct Config(pub Sizes);
 
 impl ModelDef for Config {
     fn default_label(&self) -> String {
-        let a = self.arch();
-        match (self.layers, self.hidden, self.output_hidden) {
-            (None, None, None) => format!("diagonal_bilstm-{}", self.preset.name()),
-            _ => format!(
-                "diagonal_bilstm-l{}-h{}-o{}",
-                a.layers, a.hidden, a.output_hidden
-            ),
-        }
+        self.0.label("diagonal_bilstm")
     }
     fn check(&self) -> Result<()> {
-        check_sizes(&[
-            ("layers", self.layers),
-            ("hidden", self.hidden),
-            ("output_hidden", self.output_hidden),
-        ])
+        self.0.check()
     }
     fn pixels(&self) -> &'static [PixelForm] {
         &PixelForm::ALL
@@ -96,7 +49,7 @@ impl ModelDef for Config {
         Orderings::Dihedral
     }
     fn param_count(&self, shape: ImageShape) -> Option<u128> {
-        let a = self.arch();
+        let a = self.0.arch();
         let (c, k) = (
             shape.channels as i64,
             Head::for_pixels(shape.pixels()).params(),
@@ -109,7 +62,7 @@ impl ModelDef for Config {
         Some((first + a.layers * (2 * direction + up) + out) as u128)
     }
     fn formula(&self) -> String {
-        let a = self.arch();
+        let a = self.0.arch();
         format!(
             "49·C·2h + L(2(2h·4h + 2·h·4h) + h·2h) + 2h·o + o·C·K + biases; L = {}, h = {}, o = {}",
             a.layers, a.hidden, a.output_hidden
@@ -121,7 +74,7 @@ impl ModelDef for Config {
         shape: ImageShape,
         ordering: &OrderSpec,
     ) -> Result<Box<dyn DensityModel>> {
-        let net = DiagonalBiLstm::new(vs, shape, self.arch());
+        let net = DiagonalBiLstm::new(vs, shape, self.0.arch());
         Ok(Box::new(Raster::new(Box::new(net), shape, ordering, vs)?))
     }
 }

@@ -65,9 +65,8 @@ impl ModelDef for Config {
         shape: ImageShape,
         ordering: &OrderSpec,
     ) -> Result<Box<dyn DensityModel>> {
-        let order = ordering.order(shape.height, shape.width);
         let net = Nade::new(vs, shape.dims(), self.hidden);
-        Ok(Box::new(Permuted::new(net, order, shape, vs.device())))
+        Ok(Permuted::boxed(net, shape, ordering, vs))
     }
 }
 

@@ -25,20 +25,22 @@ use crate::data::ImageShape;
 use crate::order::OrderSpec;
 use crate::spec::PixelForm;
 
-/// `type: row_lstm`: a preset, any of whose values can be overridden.
-/// `small`: 2 recurrent layers of h = 16 (32 features), 32-unit output
-/// layer; `paper`: 7 layers of h = 16, 32-unit output layers. The paper
-/// gives this size for its MNIST Diagonal BiLSTM and reports one MNIST
-/// number for the Row LSTM (80.54 nats) without its size; we use the same.
+/// The settings of both PixelRNN models (`row_lstm` here and
+/// `diagonal_bilstm`, which shares them as it shares [`lstm_cell`]): a
+/// preset, any of whose values can be overridden. `small`: 2 recurrent
+/// layers of h = 16 (32 features), 32-unit output layer; `paper`: the
+/// paper's binarized-MNIST size, 7 layers of h = 16, 32-unit output layers
+/// (given for its Diagonal BiLSTM, 79.20 nats; for the Row LSTM, 80.54 nats,
+/// the paper states no size, so it gets the same).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {
+pub struct Sizes {
     #[serde(default)]
     pub preset: Preset,
     /// Recurrent layers after the first convolution.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub layers: Option<usize>,
-    /// h: the LSTM state; the residual stream has 2h features.
+    /// h: the LSTM state (of each direction); the residual stream has 2h features.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub hidden: Option<usize>,
     /// Units of the two output layers' first.
@@ -54,7 +56,7 @@ pub struct Arch {
     pub output_hidden: i64,
 }
 
-impl Config {
+impl Sizes {
     pub fn arch(&self) -> Arch {
         let (layers, hidden, output_hidden) = match self.preset {
             Preset::Small => (2, 16, 32),
@@ -66,22 +68,36 @@ impl Config {
             output_hidden: self.output_hidden.unwrap_or(output_hidden) as i64,
         }
     }
-}
 
-impl ModelDef for Config {
-    fn default_label(&self) -> String {
+    /// `NAME-PRESET`, or `NAME-lL-hH-oO` when a value is overridden.
+    pub fn label(&self, name: &str) -> String {
         let a = self.arch();
         match (self.layers, self.hidden, self.output_hidden) {
-            (None, None, None) => format!("row_lstm-{}", self.preset.name()),
-            _ => format!("row_lstm-l{}-h{}-o{}", a.layers, a.hidden, a.output_hidden),
+            (None, None, None) => format!("{name}-{}", self.preset.name()),
+            _ => format!("{name}-l{}-h{}-o{}", a.layers, a.hidden, a.output_hidden),
         }
     }
-    fn check(&self) -> Result<()> {
+
+    pub fn check(&self) -> Result<()> {
         check_sizes(&[
             ("layers", self.layers),
             ("hidden", self.hidden),
             ("output_hidden", self.output_hidden),
         ])
+    }
+}
+
+/// `type: row_lstm`, with the [`Sizes`] of the PixelRNN models.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Config(pub Sizes);
+
+impl ModelDef for Config {
+    fn default_label(&self) -> String {
+        self.0.label("row_lstm")
+    }
+    fn check(&self) -> Result<()> {
+        self.0.check()
     }
     fn pixels(&self) -> &'static [PixelForm] {
         &PixelForm::ALL
@@ -90,7 +106,7 @@ impl ModelDef for Config {
         Orderings::Dihedral
     }
     fn param_count(&self, shape: ImageShape) -> Option<u128> {
-        let a = self.arch();
+        let a = self.0.arch();
         let (c, k) = (
             shape.channels as i64,
             Head::for_pixels(shape.pixels()).params(),
@@ -104,7 +120,7 @@ impl ModelDef for Config {
         Some((first + a.layers * (i2s + s2s + up) + out) as u128)
     }
     fn formula(&self) -> String {
-        let a = self.arch();
+        let a = self.0.arch();
         format!(
             "49·C·2h + L(3·2h·4h + 3·h·4h + h·2h) + 2h·o + o·C·K + biases; L = {}, h = {}, o = {}",
             a.layers, a.hidden, a.output_hidden
@@ -116,7 +132,7 @@ impl ModelDef for Config {
         shape: ImageShape,
         ordering: &OrderSpec,
     ) -> Result<Box<dyn DensityModel>> {
-        let net = RowLstm::new(vs, shape, self.arch());
+        let net = RowLstm::new(vs, shape, self.0.arch());
         Ok(Box::new(Raster::new(Box::new(net), shape, ordering, vs)?))
     }
 }

@@ -1,10 +1,11 @@
 //! The sequence adapter: a fully-connected autoregressive net over the pixel
 //! sequence, run on the image permuted into visiting order. No model knows
 //! about orderings; this adapter does the permuting.
-use tch::{Device, Tensor};
+use tch::{nn, Device, Tensor};
 
 use super::{DensityModel, Head};
 use crate::data::ImageShape;
+use crate::order::OrderSpec;
 
 /// A fully-connected autoregressive net over binary sequences in visiting order.
 pub trait SeqNet {
@@ -43,6 +44,21 @@ impl<N: SeqNet> Permuted<N> {
             shape,
             device,
         }
+    }
+
+    /// `net` under `ordering` on images of `shape`, on `vs`'s device: what a
+    /// fully-connected model's `build` returns.
+    pub fn boxed(
+        net: N,
+        shape: ImageShape,
+        ordering: &OrderSpec,
+        vs: &nn::Path,
+    ) -> Box<dyn DensityModel>
+    where
+        N: 'static,
+    {
+        let order = ordering.order(shape.height, shape.width);
+        Box::new(Permuted::new(net, order, shape, vs.device()))
     }
 
     /// `[B, 1, H, W, ...]` ↔ `[B, D]` in visiting order.

@@ -67,9 +67,8 @@ impl ModelDef for MarkovConfig {
         shape: ImageShape,
         ordering: &OrderSpec,
     ) -> Result<Box<dyn DensityModel>> {
-        let order = ordering.order(shape.height, shape.width);
         let net = TableAr::new(vs, shape.dims(), self.k);
-        Ok(Box::new(Permuted::new(net, order, shape, vs.device())))
+        Ok(Permuted::boxed(net, shape, ordering, vs))
     }
 }
 
@@ -111,10 +110,9 @@ impl ModelDef for TabularConfig {
         shape: ImageShape,
         ordering: &OrderSpec,
     ) -> Result<Box<dyn DensityModel>> {
-        let order = ordering.order(shape.height, shape.width);
         let d = shape.dims();
         let net = TableAr::new(vs, d, d.saturating_sub(1));
-        Ok(Box::new(Permuted::new(net, order, shape, vs.device())))
+        Ok(Permuted::boxed(net, shape, ordering, vs))
     }
 }
 

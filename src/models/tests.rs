@@ -100,6 +100,19 @@ fn all_images(h: usize, w: usize) -> Tensor {
     Tensor::from_slice(&v).view([1 << d, 1, h as i64, w as i64])
 }
 
+/// All 65,536 gray images of 1×2 pixels, `[65536, 1, 1, 2]` float64.
+fn all_gray_pairs() -> Tensor {
+    let levels = Tensor::arange(256, (Kind::Double, Device::Cpu));
+    Tensor::stack(
+        &[
+            levels.repeat_interleave_self_int(256, 0, None),
+            levels.repeat([256]),
+        ],
+        1,
+    )
+    .view([65536, 1, 1, 2])
+}
+
 /// Random images of `shape` (level values), float64.
 fn random_images(n: i64, shape: ImageShape) -> Tensor {
     let dims = [
@@ -157,15 +170,7 @@ fn every_model_is_normalised_under_every_ordering() {
 #[test]
 fn eight_bit_models_are_normalised() {
     let gray = ImageShape::new(PixelForm::Gray256, 1, 2);
-    let levels = Tensor::arange(256, (Kind::Double, Device::Cpu));
-    let all = Tensor::stack(
-        &[
-            levels.repeat_interleave_self_int(256, 0, None),
-            levels.repeat([256]),
-        ],
-        1,
-    )
-    .view([65536, 1, 1, 2]);
+    let all = all_gray_pairs();
     let mut specs = conv_specs();
     specs.insert(
         0,
@@ -198,8 +203,8 @@ fn eight_bit_models_are_normalised() {
 /// For every (pixel q, channel c): which input (channel, pixel) entries the
 /// parameters of (q, c) may depend on: pixels earlier in the ordering, and
 /// the earlier channels of q itself.
-fn allowed(model: &dyn DensityModel, q: usize, c: usize, cin: usize, p: usize) -> bool {
-    let ranks = crate::order::ranks(model.order());
+/// `ranks[pixel]` is the step at which the ordering visits it.
+fn allowed(ranks: &[usize], q: usize, c: usize, cin: usize, p: usize) -> bool {
     ranks[p] < ranks[q] || (p == q && cin < c)
 }
 
@@ -221,40 +226,14 @@ fn check_gradients(
     ordering: &str,
     must_depend: bool,
 ) {
-    let (c, p) = (shape.channels, shape.positions());
-    let x = random_images(8, shape).set_requires_grad(true);
-    let logits = model.logits(&x).reshape([8, c as i64, p as i64, -1]);
-    let mut some_dependence = false;
-    for q in 0..p {
-        for ch in 0..c {
-            let out = logits
-                .select(1, ch as i64)
-                .select(1, q as i64)
-                .sum(Kind::Double);
-            let g = Tensor::run_backward(&[out], &[&x], true, false);
-            let g = match g[0].defined() {
-                true => g[0]
-                    .abs()
-                    .sum_dim_intlist(0, false, Kind::Double)
-                    .reshape([c as i64, p as i64]),
-                false => Tensor::zeros([c as i64, p as i64], (Kind::Double, Device::Cpu)),
-            };
-            for cin in 0..c {
-                for pix in 0..p {
-                    let v = g.double_value(&[cin as i64, pix as i64]);
-                    if !allowed(model, q, ch, cin, pix) {
-                        assert_eq!(
-                            v, 0.0,
-                            "{} / {ordering} / {:?}: d params[pixel {q}, channel {ch}] / d x[channel {cin}, pixel {pix}] = {v}",
-                            spec.label(), shape.pixels()
-                        );
-                    } else if v > 0.0 {
-                        some_dependence = true;
-                    }
-                }
-            }
-        }
-    }
+    let (violations, some_dependence) = dependences(model, 8);
+    assert!(
+        violations.is_empty(),
+        "{} / {ordering} / {:?}: non-zero d params[pixel, channel] / d x[input pixel, input channel] \
+         where the ordering forbids it, as (pixel, channel, input pixel, input channel): {violations:?}",
+        spec.label(),
+        shape.pixels()
+    );
     if must_depend && spec.type_name() != "independent" {
         assert!(
             some_dependence,
@@ -262,6 +241,48 @@ fn check_gradients(
             spec.label()
         );
     }
+}
+
+/// The gradients of each conditional's parameters over `n` random images:
+/// every `(pixel q, channel c, input pixel, input channel)` with a non-zero
+/// gradient although the ordering forbids it, and whether any allowed entry
+/// has a non-zero gradient.
+fn dependences(model: &dyn DensityModel, n: i64) -> (Vec<(usize, usize, usize, usize)>, bool) {
+    let shape = model.shape();
+    let (c, p) = (shape.channels, shape.positions());
+    let x = random_images(n, shape).set_requires_grad(true);
+    let logits = model.logits(&x).reshape([n, c as i64, p as i64, -1]);
+    let ranks = crate::order::ranks(model.order());
+    let (mut violations, mut some_dependence) = (Vec::new(), false);
+    for q in 0..p {
+        for ch in 0..c {
+            let out = logits
+                .select(1, ch as i64)
+                .select(1, q as i64)
+                .sum(Kind::Double);
+            let g = &Tensor::run_backward(&[out], &[&x], true, false)[0];
+            if !g.defined() {
+                continue; // no dependence on the input at all
+            }
+            let g = g
+                .abs()
+                .sum_dim_intlist(0, false, Kind::Double)
+                .reshape([c as i64, p as i64]);
+            for cin in 0..c {
+                for pix in 0..p {
+                    if g.double_value(&[cin as i64, pix as i64]) == 0.0 {
+                        continue;
+                    }
+                    if allowed(&ranks, q, ch, cin, pix) {
+                        some_dependence = true;
+                    } else {
+                        violations.push((q, ch, pix, cin));
+                    }
+                }
+            }
+        }
+    }
+    (violations, some_dependence)
 }
 
 #[test]
@@ -530,25 +551,31 @@ fn samples_are_what_the_conditionals_imply_given_the_uniforms() {
         };
         for spec in &specs {
             let ordering = orderings_of(spec)[5];
-            let (vs, model) = make(spec, shape, ordering);
-            train_a_little(&vs, model.as_ref());
-            let dims = [
-                6,
-                shape.channels as i64,
-                shape.height as i64,
-                shape.width as i64,
-            ];
-            let u = Tensor::rand(dims, (Kind::Double, Device::Cpu));
-            let x = model.sample_with(&u);
-            let again = model.head().sample(&tch::no_grad(|| model.logits(&x)), &u);
-            assert!(
-                x.equal(&again),
-                "{} / {ordering} / {:?}: samples differ from the conditionals' draws",
-                spec.label(),
-                shape.pixels()
-            );
+            check_samples_follow_the_conditionals(spec, shape, ordering);
         }
     }
+}
+
+/// Given the same uniforms, a sample is exactly what the model's own
+/// conditionals draw at every pixel and channel.
+fn check_samples_follow_the_conditionals(spec: &ModelSpec, shape: ImageShape, ordering: &str) {
+    let (vs, model) = make(spec, shape, ordering);
+    train_a_little(&vs, model.as_ref());
+    let dims = [
+        6,
+        shape.channels as i64,
+        shape.height as i64,
+        shape.width as i64,
+    ];
+    let u = Tensor::rand(dims, (Kind::Double, Device::Cpu));
+    let x = model.sample_with(&u);
+    let again = model.head().sample(&tch::no_grad(|| model.logits(&x)), &u);
+    assert!(
+        x.equal(&again),
+        "{} / {ordering} / {:?}: samples differ from the conditionals' draws",
+        spec.label(),
+        shape.pixels()
+    );
 }
 
 #[test]
@@ -611,21 +638,22 @@ fn pixelrnn_specs() -> Vec<ModelSpec> {
 }
 
 fn row_lstm_spec(layers: usize) -> ModelSpec {
-    ModelSpec::new(ModelConfig::RowLstm(row_lstm::Config {
-        layers: Some(layers),
-        hidden: Some(4),
-        output_hidden: Some(8),
-        ..Default::default()
-    }))
+    ModelSpec::new(ModelConfig::RowLstm(row_lstm::Config(tiny_sizes(layers))))
 }
 
 fn diagonal_bilstm_spec(layers: usize) -> ModelSpec {
-    ModelSpec::new(ModelConfig::DiagonalBilstm(diagonal_bilstm::Config {
+    ModelSpec::new(ModelConfig::DiagonalBilstm(diagonal_bilstm::Config(
+        tiny_sizes(layers),
+    )))
+}
+
+fn tiny_sizes(layers: usize) -> row_lstm::Sizes {
+    row_lstm::Sizes {
         layers: Some(layers),
         hidden: Some(4),
         output_hidden: Some(8),
         ..Default::default()
-    }))
+    }
 }
 
 /// A tiny float64 Diagonal BiLSTM, its right-to-left stream shifted down
@@ -641,44 +669,16 @@ fn diagonal_bilstm_shifted(
     let ModelConfig::DiagonalBilstm(config) = diagonal_bilstm_spec(2).config else {
         unreachable!()
     };
-    let mut net = diagonal_bilstm::DiagonalBiLstm::new(&vs.root(), shape, config.arch());
+    let mut net = diagonal_bilstm::DiagonalBiLstm::new(&vs.root(), shape, config.0.arch());
     net.shift_backward = shift;
     let ordering = ordering.parse::<OrderSpec>().unwrap();
     let model = Raster::new(Box::new(net), shape, &ordering, &vs.root()).unwrap();
     (vs, Box::new(model))
 }
 
-/// Every `(pixel q, channel c, input pixel, input channel)` whose gradient
-/// is non-zero although the ordering forbids the dependence.
+/// Every forbidden dependence of the model (see [`dependences`]).
 fn causality_violations(model: &dyn DensityModel) -> Vec<(usize, usize, usize, usize)> {
-    let shape = model.shape();
-    let (c, p) = (shape.channels, shape.positions());
-    let x = random_images(4, shape).set_requires_grad(true);
-    let logits = model.logits(&x).reshape([4, c as i64, p as i64, -1]);
-    let mut found = Vec::new();
-    for q in 0..p {
-        for ch in 0..c {
-            let out = logits
-                .select(1, ch as i64)
-                .select(1, q as i64)
-                .sum(Kind::Double);
-            let g = &Tensor::run_backward(&[out], &[&x], true, false)[0];
-            if !g.defined() {
-                continue;
-            }
-            let g = g.abs().sum_dim_intlist(0, false, Kind::Double);
-            let g = g.reshape([c as i64, p as i64]);
-            for cin in 0..c {
-                for pix in 0..p {
-                    let v = g.double_value(&[cin as i64, pix as i64]);
-                    if v != 0.0 && !allowed(model, q, ch, cin, pix) {
-                        found.push((q, ch, pix, cin));
-                    }
-                }
-            }
-        }
-    }
-    found
+    dependences(model, 4).0
 }
 
 #[test]
@@ -751,15 +751,7 @@ fn pixelrnn_models_are_normalised_on_one_row_and_one_column_images() {
 /// 256-way heads: the 65,536 joint probabilities of a 1×2 gray image sum to 1.
 #[test]
 fn pixelrnn_models_are_normalised_on_gray_1x2_images() {
-    let levels = Tensor::arange(256, (Kind::Double, Device::Cpu));
-    let all = Tensor::stack(
-        &[
-            levels.repeat_interleave_self_int(256, 0, None),
-            levels.repeat([256]),
-        ],
-        1,
-    )
-    .view([65536, 1, 1, 2]);
+    let all = all_gray_pairs();
     for spec in pixelrnn_specs() {
         let (vs, model) = make(&spec, ImageShape::new(PixelForm::Gray256, 1, 2), "raster");
         train_a_little(&vs, model.as_ref());
@@ -857,14 +849,12 @@ fn pixelrnn_parameter_counts_match_the_closed_forms() {
     for pixels in PixelForm::ALL {
         let shape = ImageShape::new(pixels, 5, 4);
         for preset in [Preset::Small, Preset::Paper] {
-            let row = row_lstm::Config {
+            let sizes = row_lstm::Sizes {
                 preset,
                 ..Default::default()
             };
-            let diag = diagonal_bilstm::Config {
-                preset,
-                ..Default::default()
-            };
+            let row = row_lstm::Config(sizes.clone());
+            let diag = diagonal_bilstm::Config(sizes);
             check_count(&small(ModelConfig::RowLstm(row)), shape, None);
             check_count(&small(ModelConfig::DiagonalBilstm(diag)), shape, None);
         }
@@ -883,7 +873,7 @@ fn pixelrnn_labels_presets_and_checks() {
     let ModelConfig::DiagonalBilstm(c) = &paper.config else {
         unreachable!()
     };
-    let a = c.arch();
+    let a = c.0.arch();
     assert_eq!((a.layers, a.hidden, a.output_hidden), (7, 16, 32));
     let custom = parse("{type: row_lstm, layers: 3, hidden: 8, output_hidden: 16}");
     assert_eq!(custom.label(), "row_lstm-l3-h8-o16");
@@ -910,23 +900,7 @@ fn pixelrnn_samples_are_what_the_conditionals_imply_given_the_uniforms() {
     for shape in shapes {
         for spec in pixelrnn_specs() {
             let ordering = "column+hflip";
-            let (vs, model) = make(&spec, shape, ordering);
-            train_a_little(&vs, model.as_ref());
-            let dims = [
-                6,
-                shape.channels as i64,
-                shape.height as i64,
-                shape.width as i64,
-            ];
-            let u = Tensor::rand(dims, (Kind::Double, Device::Cpu));
-            let x = model.sample_with(&u);
-            let again = model.head().sample(&tch::no_grad(|| model.logits(&x)), &u);
-            assert!(
-                x.equal(&again),
-                "{} / {ordering} / {:?}: samples differ from the conditionals' draws",
-                spec.label(),
-                shape.pixels()
-            );
+            check_samples_follow_the_conditionals(&spec, shape, ordering);
         }
     }
 }
