@@ -28,3 +28,9 @@ pub fn permutation(rng: &mut ChaCha8Rng, n: usize) -> Vec<i64> {
     v.shuffle(rng);
     v
 }
+
+/// A 64-bit number for one event (`n`) of one run (`seed`), e.g. the
+/// minibatch whose ordering a model draws.
+pub fn key(seed: u64, n: u64) -> u64 {
+    stream(seed, n ^ 0xD1CE_0000_0000_0000).random()
+}

@@ -78,6 +78,21 @@ pub trait DensityModel {
         self.sample_with(&rng::uniform(&mut r, &dims, self.device()))
     }
 
+    /// The training objective on one minibatch `x`. `draw` is a number
+    /// unique to the minibatch (from the run's seed and the step), for models
+    /// that draw an ordering or a mask per minibatch. The default is the mean
+    /// negative log-likelihood under the model's ordering.
+    fn training_loss(&self, x: &Tensor, _draw: u64) -> Loss {
+        let nll = -self
+            .log_probs(x)
+            .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float)
+            .mean(Kind::Float);
+        Loss {
+            objective: nll.shallow_clone(),
+            nll,
+        }
+    }
+
     /// Free parameters.
     fn num_params(&self) -> i64;
 
@@ -87,6 +102,16 @@ pub trait DensityModel {
     fn shape(&self) -> ImageShape;
 
     fn device(&self) -> tch::Device;
+}
+
+/// A minibatch's training loss.
+pub struct Loss {
+    /// The scalar to differentiate (a model with its own gradient may
+    /// return a surrogate whose gradient is that gradient).
+    pub objective: Tensor,
+    /// The mean negative log-likelihood in nats per image, for logging and
+    /// divergence checks (a scalar tensor on the model's device).
+    pub nll: Tensor,
 }
 
 /// Which orderings a model takes.

@@ -296,12 +296,9 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
             let xb = x
                 .index_select(0, &order.narrow(0, start, len))
                 .to_device(device);
-            let log_p =
-                model
-                    .log_probs(&xb)
-                    .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float);
-            let loss = -log_p.mean(Kind::Float);
-            let loss_value = loss.double_value(&[]);
+            let draw = rng::key(run.seed, (epoch as u64) << 32 | b as u64);
+            let loss = model.training_loss(&xb, draw);
+            let loss_value = loss.nll.double_value(&[]);
             if !loss_value.is_finite() {
                 bar.finish_and_clear();
                 let reason = format!(
@@ -315,7 +312,7 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
                 return Err(Diverged { reason, summary }.into());
             }
             adam.zero_grad();
-            loss.backward();
+            loss.objective.backward();
             if let Some(c) = t.grad_clip {
                 adam.clip_grad_norm(c);
             }
