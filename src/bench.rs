@@ -299,7 +299,7 @@ pub fn bench_model(
         tch::manual_seed(0);
         let vs = nn::VarStore::new(opts.device);
         let model = m
-            .build(&vs.root(), shape, &spec.orderings[0])
+            .build_run(&vs.root(), shape, &spec.orderings[0])
             .with_context(|| format!("model {}", m.label()))?;
         tracing::info!("bench: {} at batch {batch}", m.label());
         let train = train_rate(&vs, model.as_ref(), batch, opts.seconds);

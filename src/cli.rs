@@ -471,7 +471,7 @@ fn cmd_inspect(spec: &Spec) -> Result<()> {
         let counted = if closed.is_some_and(|c| c <= 1 << 30) {
             let vs = tch::nn::VarStore::new(tch::Device::Cpu);
             let ordering = &spec.orderings[0];
-            m.build(&vs.root(), shape, ordering)
+            m.build_run(&vs.root(), shape, ordering)
                 .ok()
                 .map(|m| m.num_params().to_string())
         } else {
@@ -523,7 +523,7 @@ fn cmd_receptive_field(spec: &Spec, pixel: &str, channel: usize, out: &Path) -> 
         tch::manual_seed(spec.seeds[0] as i64);
         let mut vs = tch::nn::VarStore::new(tch::Device::Cpu);
         vs.set_kind(tch::Kind::Double);
-        let model = m.build(&vs.root(), shape, ordering)?;
+        let model = m.build_run(&vs.root(), shape, ordering)?;
         let field = eval::receptive_field(
             model.as_ref(),
             r * shape.width + c,

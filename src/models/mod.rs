@@ -30,7 +30,7 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Tensor};
 
 use crate::data::ImageShape;
-use crate::order::OrderSpec;
+use crate::order::{OrderSpec, RunOrdering};
 use crate::rng;
 use crate::spec::PixelForm;
 
@@ -93,6 +93,18 @@ pub trait DensityModel {
         }
     }
 
+    /// The first `n` members of an ensemble over orderings (or masks):
+    /// only models that can be evaluated under more than one ordering
+    /// after training have them.
+    fn members(&self, n: usize) -> Result<Vec<Member>> {
+        bail!("this model is evaluated under its own ordering only (asked for {n} orderings)")
+    }
+
+    /// `log_probs` under `member` (an ordering or mask the model takes).
+    fn log_probs_under(&self, _x: &Tensor, member: &Member) -> Result<Tensor> {
+        bail!("this model is evaluated under its own ordering only, not under `{member}`")
+    }
+
     /// Free parameters.
     fn num_params(&self) -> i64;
 
@@ -102,6 +114,23 @@ pub trait DensityModel {
     fn shape(&self) -> ImageShape;
 
     fn device(&self) -> tch::Device;
+}
+
+/// One member of an ensemble over orderings: an ordering, or one of a
+/// model's fixed masks (MADE).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Member {
+    Ordering(OrderSpec),
+    Mask(usize),
+}
+
+impl std::fmt::Display for Member {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Member::Ordering(o) => write!(f, "{o}"),
+            Member::Mask(k) => write!(f, "mask-{k}"),
+        }
+    }
 }
 
 /// A minibatch's training loss.
@@ -149,6 +178,22 @@ pub trait ModelDef {
         shape: ImageShape,
         ordering: &OrderSpec,
     ) -> Result<Box<dyn DensityModel>>;
+    /// Whether the model trains over a set of orderings, one per minibatch.
+    fn takes_sets(&self) -> bool {
+        false
+    }
+    /// The model for a run's ordering(s); models that take sets override it.
+    fn build_run(
+        &self,
+        vs: &nn::Path,
+        shape: ImageShape,
+        ordering: &RunOrdering,
+    ) -> Result<Box<dyn DensityModel>> {
+        match ordering {
+            RunOrdering::One(o) => self.build(vs, shape, o),
+            RunOrdering::PerBatch(_) => bail!("this model trains under one ordering, not a set"),
+        }
+    }
 }
 
 /// The model list: `Variant(config type) = "type name"`. A new model is one
@@ -264,7 +309,7 @@ impl ModelSpec {
 
     /// Checks the model's settings, and that it takes the data's pixel form
     /// and every ordering of the spec.
-    pub fn validate(&self, pixels: PixelForm, orderings: &[OrderSpec]) -> Result<()> {
+    pub fn validate(&self, pixels: PixelForm, orderings: &[RunOrdering]) -> Result<()> {
         let def = self.def();
         let kind = self.type_name();
         def.check()?;
@@ -286,8 +331,20 @@ impl ModelSpec {
                 takes.join("` or `")
             );
         }
+        if let Some(set) = orderings.iter().find(|o| o.is_set()) {
+            if !def.takes_sets() {
+                bail!(
+                    "a {kind} model trains under one ordering; it cannot train over the set `{set}` \
+                     (the models that can: made, nade with order_agnostic: true, pixelcnn)"
+                );
+            }
+        }
         if def.orderings() == Orderings::Dihedral {
-            if let Some(o) = orderings.iter().find(|o| !o.is_dihedral()) {
+            if let Some(o) = orderings
+                .iter()
+                .flat_map(RunOrdering::all)
+                .find(|o| !o.is_dihedral())
+            {
                 bail!(
                     "a {kind} model is a raster-scan network: it takes the 8 dihedral variants of raster order \
                      (raster, column, and either with +hflip, +vflip, +transpose or +reverse), not `{o}`"
@@ -304,8 +361,18 @@ impl ModelSpec {
         shape: ImageShape,
         ordering: &OrderSpec,
     ) -> Result<Box<dyn DensityModel>> {
+        self.build_run(vs, shape, &RunOrdering::One(ordering.clone()))
+    }
+
+    /// Builds the model for images of `shape` under a run's ordering(s).
+    pub fn build_run(
+        &self,
+        vs: &nn::Path,
+        shape: ImageShape,
+        ordering: &RunOrdering,
+    ) -> Result<Box<dyn DensityModel>> {
         self.def().check_shape(shape)?;
-        self.def().build(vs, shape, ordering)
+        self.def().build_run(vs, shape, ordering)
     }
 }
 

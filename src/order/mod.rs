@@ -9,6 +9,9 @@
 
 mod curves;
 pub mod render;
+mod set;
+
+pub use set::{OrderSet, RunOrdering};
 
 use anyhow::{anyhow, bail};
 use std::fmt;

@@ -16,7 +16,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::models::ModelSpec;
-use crate::order::OrderSpec;
+use crate::order::RunOrdering;
 
 pub use overrides::apply_override;
 pub use values::{DeviceChoice, Size, Source};
@@ -32,7 +32,7 @@ pub struct Spec {
     pub description: Option<String>,
     pub data: DataSpec,
     pub models: Vec<ModelSpec>,
-    pub orderings: Vec<OrderSpec>,
+    pub orderings: Vec<RunOrdering>,
     #[serde(default = "default_seeds")]
     pub seeds: Vec<u64>,
     #[serde(default)]
@@ -223,7 +223,7 @@ pub struct RunSpec {
     /// the run directory's spec.yaml.
     pub spec: Spec,
     pub model: ModelSpec,
-    pub ordering: OrderSpec,
+    pub ordering: RunOrdering,
     pub seed: u64,
 }
 
@@ -288,6 +288,9 @@ impl Spec {
         }
         if self.seeds.is_empty() {
             bail!("seeds: the list is empty, so the spec expands to zero runs");
+        }
+        for (i, o) in self.orderings.iter().enumerate() {
+            o.validate().with_context(|| format!("orderings[{i}]"))?;
         }
         for (i, m) in self.models.iter().enumerate() {
             m.validate(self.data.pixels, &self.orderings)

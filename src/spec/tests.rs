@@ -21,7 +21,7 @@ fn nade(hidden: usize) -> crate::models::ModelConfig {
     spec.config
 }
 
-fn orderings(names: &[&str]) -> Vec<OrderSpec> {
+fn orderings(names: &[&str]) -> Vec<crate::order::RunOrdering> {
     names.iter().map(|n| n.parse().unwrap()).collect()
 }
 
@@ -572,7 +572,7 @@ fn runs_are_the_cross_product_in_order() {
     assert_eq!(last.model.config, nade(8));
     assert_eq!(
         last.ordering,
-        "random:7".parse::<crate::order::OrderSpec>().unwrap()
+        "random:7".parse::<crate::order::RunOrdering>().unwrap()
     );
     assert_eq!(last.seed, 1);
 }

@@ -49,7 +49,7 @@ pub fn instantiate(run: &RunSpec, shape: ImageShape) -> Result<Instance> {
     let device = run.spec.train.device.resolve()?;
     tch::manual_seed(run.seed as i64);
     let vs = nn::VarStore::new(device);
-    let model = run.model.build(&vs.root(), shape, &run.ordering)?;
+    let model = run.model.build_run(&vs.root(), shape, &run.ordering)?;
     Ok(Instance { vs, model, device })
 }
 
