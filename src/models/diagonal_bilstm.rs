@@ -48,6 +48,9 @@ impl ModelDef for Config {
     fn orderings(&self) -> Orderings {
         Orderings::Dihedral
     }
+    fn raster_reason(&self) -> &'static str {
+        "diagonal scans"
+    }
     fn param_count(&self, shape: ImageShape) -> Option<u128> {
         let a = self.0.arch();
         let (c, k) = (

@@ -90,6 +90,9 @@ impl ModelDef for Config {
     fn orderings(&self) -> Orderings {
         Orderings::Dihedral
     }
+    fn raster_reason(&self) -> &'static str {
+        "vertical stack (the rows above) and horizontal stack (the pixels to the left)"
+    }
     fn param_count(&self, shape: ImageShape) -> Option<u128> {
         let a = self.arch();
         let (c, k) = (

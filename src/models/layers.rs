@@ -48,12 +48,55 @@ pub fn causal_mask(kh: i64, kw: i64, mask: Mask, in_groups: &[i64], out_groups: 
 
 /// A convolution whose weights are multiplied by a fixed causal mask in the
 /// forward pass (never overwritten), "same" output size for odd kernels.
+/// It also runs as a locally masked convolution under any ordering
+/// ([`MaskedConv2d::forward_local`]) with the same weights.
 #[derive(Debug)]
 pub struct MaskedConv2d {
     weight: Tensor,
     bias: Tensor,
+    /// The raster mask `[out, in, kh, kw]`.
     mask: Tensor,
+    /// For local masking: 1 off the centre, the channel-group mask (A / B)
+    /// at the centre tap.
+    centre_mask: Tensor,
     padding: [i64; 2],
+}
+
+/// The per-position spatial masks of one ordering for every kernel size a
+/// network uses (see [`crate::order::masks::local_mask`]), on the device.
+pub struct LocalMasks {
+    by_kernel: Vec<(i64, Tensor)>,
+}
+
+impl LocalMasks {
+    /// Masks for the kernel sizes `kernels` under `order` on an `h × w` image.
+    pub fn new(
+        order: &[usize],
+        h: usize,
+        w: usize,
+        kernels: &[i64],
+        opts: (tch::Kind, tch::Device),
+    ) -> Self {
+        let by_kernel = kernels
+            .iter()
+            .map(|&k| {
+                let m = crate::order::masks::local_mask(order, h, w, k as usize);
+                let t = Tensor::from_slice(&m).view([k * k, (h * w) as i64]);
+                (k, t.to_kind(opts.0).to_device(opts.1))
+            })
+            .collect();
+        LocalMasks { by_kernel }
+    }
+
+    /// The `[k², H·W]` mask of a `k × k` kernel.
+    pub fn get(&self, k: i64) -> &Tensor {
+        &self
+            .by_kernel
+            .iter()
+            .find(|(kk, _)| *kk == k)
+            .expect("masks are built for every kernel size of the network")
+            .1
+    }
 }
 
 impl MaskedConv2d {
@@ -66,12 +109,19 @@ impl MaskedConv2d {
     ) -> Self {
         let (ci, co) = (in_groups.len() as i64, out_groups.len() as i64);
         let [kh, kw] = kernel;
+        let raster = causal_mask(kh, kw, mask, in_groups, out_groups);
+        let centre_only = causal_mask(1, 1, mask, in_groups, out_groups);
+        let centre_mask = Tensor::ones([co, ci, kh, kw], (tch::Kind::Float, tch::Device::Cpu));
+        centre_mask
+            .narrow(2, kh / 2, 1)
+            .narrow(3, kw / 2, 1)
+            .copy_(&centre_only);
+        let on = |t: Tensor| t.to_device(vs.device()).to_kind(vs.kind());
         MaskedConv2d {
             weight: vs.kaiming_uniform("weight", &[co, ci, kh, kw]),
             bias: vs.zeros("bias", &[co]),
-            mask: causal_mask(kh, kw, mask, in_groups, out_groups)
-                .to_device(vs.device())
-                .to_kind(vs.kind()),
+            mask: on(raster),
+            centre_mask: on(centre_mask),
             padding: [kh / 2, kw / 2],
         }
     }
@@ -79,6 +129,26 @@ impl MaskedConv2d {
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let w = &self.weight * self.mask.to_kind(self.weight.kind());
         x.conv2d(&w, Some(&self.bias), [1, 1], self.padding, [1, 1], 1)
+    }
+
+    /// The locally masked convolution: every output position's patch
+    /// (im2col) times its own spatial mask, then one matmul with the
+    /// weights (whose centre tap keeps the channel-group mask).
+    pub fn forward_local(&self, x: &Tensor, masks: &LocalMasks) -> Tensor {
+        let [co, ci, kh, kw] = self.weight.size()[..] else {
+            unreachable!("a 2-d convolution's weight")
+        };
+        if kh == 1 && kw == 1 {
+            return self.forward(x); // a 1×1 layer has no neighbours to mask
+        }
+        let [b, _, h, w] = x.size()[..] else {
+            unreachable!("images are [B, C, H, W]")
+        };
+        let cols = x.im2col([kh, kw], [1, 1], self.padding, [1, 1]);
+        let cols =
+            (cols.view([b, ci, kh * kw, h * w]) * masks.get(kh)).view([b, ci * kh * kw, h * w]);
+        let weight = (&self.weight * &self.centre_mask).view([co, ci * kh * kw]);
+        (weight.matmul(&cols) + self.bias.view([co, 1])).view([b, co, h, w])
     }
 
     pub fn num_params(&self) -> i64 {

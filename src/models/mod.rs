@@ -18,6 +18,7 @@ mod gated_pixelcnn;
 mod heads;
 mod independent;
 pub mod layers;
+mod local;
 mod nade;
 mod pixelcnn;
 mod raster;
@@ -35,6 +36,7 @@ use crate::rng;
 use crate::spec::PixelForm;
 
 pub use heads::Head;
+pub use local::{Local, LocalNet};
 pub use nade::{Nade, BLOCK as NADE_BLOCK};
 pub use raster::{Raster, RasterNet};
 pub use seq::{Permuted, SeqNet};
@@ -162,6 +164,10 @@ pub trait ModelDef {
     fn pixels(&self) -> &'static [PixelForm];
     fn orderings(&self) -> Orderings {
         Orderings::Any
+    }
+    /// What ties a raster-scan network to raster order (for the error).
+    fn raster_reason(&self) -> &'static str {
+        "layers"
     }
     /// The closed-form parameter count (`None` if it overflows).
     fn param_count(&self, shape: ImageShape) -> Option<u128>;
@@ -347,7 +353,9 @@ impl ModelSpec {
             {
                 bail!(
                     "a {kind} model is a raster-scan network: it takes the 8 dihedral variants of raster order \
-                     (raster, column, and either with +hflip, +vflip, +transpose or +reverse), not `{o}`"
+                     (raster, column, and either with +hflip, +vflip, +transpose or +reverse), not `{o}`; \
+                     its {} encode raster order (pixelcnn takes every ordering through locally masked convolutions)",
+                    def.raster_reason()
                 );
             }
         }

@@ -3,14 +3,21 @@
 //! then two ReLU → 1×1 mask-B output layers. Colour channels are predicted
 //! R → G → B through channel-group masks. Its receptive field has a blind
 //! spot above and to the right of each pixel.
+//!
+//! Under the 8 dihedral variants of raster order it runs as ordinary masked
+//! convolutions on the transformed image; under any other ordering, or a
+//! set of orderings drawn per minibatch, the same network runs with locally
+//! masked convolutions (same weights, see [`super::local`]).
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
+use super::layers::LocalMasks;
 use super::layers::{groups, Mask, MaskedConv2d};
+use super::local::{Local, LocalNet};
 use super::{check_sizes, DensityModel, Head, ModelDef, Orderings, Preset, Raster, RasterNet};
 use crate::data::ImageShape;
-use crate::order::OrderSpec;
+use crate::order::{OrderSpec, RunOrdering};
 use crate::spec::PixelForm;
 
 /// `type: pixelcnn`: a preset, any of whose values can be overridden.
@@ -31,6 +38,26 @@ pub struct Config {
     /// Units of the two output layers' first.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub output_hidden: Option<usize>,
+    /// `auto`: ordinary masked convolutions for raster and its dihedral
+    /// variants, locally masked ones otherwise; `local`: always locally
+    /// masked (to compare the two on the same orderings).
+    #[serde(default, skip_serializing_if = "Conv::is_auto")]
+    pub conv: Conv,
+}
+
+/// How the masked convolutions run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Conv {
+    #[default]
+    Auto,
+    Local,
+}
+
+impl Conv {
+    fn is_auto(&self) -> bool {
+        *self == Conv::Auto
+    }
 }
 
 /// The resolved architecture.
@@ -58,9 +85,13 @@ impl Config {
 impl ModelDef for Config {
     fn default_label(&self) -> String {
         let a = self.arch();
-        match (self.blocks, self.hidden, self.output_hidden) {
+        let base = match (self.blocks, self.hidden, self.output_hidden) {
             (None, None, None) => format!("pixelcnn-{}", self.preset.name()),
             _ => format!("pixelcnn-b{}-h{}-o{}", a.blocks, a.hidden, a.output_hidden),
+        };
+        match self.conv {
+            Conv::Auto => base,
+            Conv::Local => format!("{base}-local"),
         }
     }
     fn check(&self) -> Result<()> {
@@ -74,7 +105,10 @@ impl ModelDef for Config {
         &PixelForm::ALL
     }
     fn orderings(&self) -> Orderings {
-        Orderings::Dihedral
+        Orderings::Any
+    }
+    fn takes_sets(&self) -> bool {
+        true
     }
     fn param_count(&self, shape: ImageShape) -> Option<u128> {
         let a = self.arch();
@@ -101,8 +135,21 @@ impl ModelDef for Config {
         shape: ImageShape,
         ordering: &OrderSpec,
     ) -> Result<Box<dyn DensityModel>> {
-        let net = PixelCnn::new(vs, shape, self.arch());
-        Ok(Box::new(Raster::new(Box::new(net), shape, ordering, vs)?))
+        self.build_run(vs, shape, &RunOrdering::One(ordering.clone()))
+    }
+    fn build_run(
+        &self,
+        vs: &nn::Path,
+        shape: ImageShape,
+        ordering: &RunOrdering,
+    ) -> Result<Box<dyn DensityModel>> {
+        let net = Box::new(PixelCnn::new(vs, shape, self.arch()));
+        Ok(match ordering {
+            RunOrdering::One(o) if self.conv == Conv::Auto && o.is_dihedral() => {
+                Box::new(Raster::new(net, shape, o, vs)?)
+            }
+            _ => Box::new(Local::new(net, shape, ordering, vs)),
+        })
     }
 }
 
@@ -147,23 +194,48 @@ impl PixelCnn {
     }
 }
 
-impl RasterNet for PixelCnn {
-    fn forward(&self, x: &Tensor) -> Tensor {
-        let mut y = self.first.forward(x);
+impl PixelCnn {
+    /// The network with its spatial (7×7 and 3×3) convolutions run by `spatial`.
+    fn run(&self, x: &Tensor, spatial: impl Fn(&MaskedConv2d, &Tensor) -> Tensor) -> Tensor {
+        let mut y = spatial(&self.first, x);
         for b in &self.blocks {
             let r = b.down.forward(&y.relu());
-            let r = b.mid.forward(&r.relu());
+            let r = spatial(&b.mid, &r.relu());
             y = b.up.forward(&r.relu()) + &y; // not `+=`: keep autograd's saved tensors intact
         }
         self.out2.forward(&self.out1.forward(&y.relu()).relu())
     }
 
-    fn num_params(&self) -> i64 {
+    fn params(&self) -> i64 {
         let blocks: i64 = self
             .blocks
             .iter()
             .map(|b| b.down.num_params() + b.mid.num_params() + b.up.num_params())
             .sum();
         self.first.num_params() + blocks + self.out1.num_params() + self.out2.num_params()
+    }
+}
+
+impl RasterNet for PixelCnn {
+    fn forward(&self, x: &Tensor) -> Tensor {
+        self.run(x, |conv, x| conv.forward(x))
+    }
+
+    fn num_params(&self) -> i64 {
+        self.params()
+    }
+}
+
+impl LocalNet for PixelCnn {
+    fn forward_local(&self, x: &Tensor, masks: &LocalMasks) -> Tensor {
+        self.run(x, |conv, x| conv.forward_local(x, masks))
+    }
+
+    fn kernels(&self) -> Vec<i64> {
+        vec![7, 3]
+    }
+
+    fn num_params(&self) -> i64 {
+        self.params()
     }
 }

@@ -8,6 +8,7 @@
 //! (e.g. `hilbert`, `random:7`, `snake+reverse`, `raster+transpose+vflip`).
 
 mod curves;
+pub mod masks;
 pub mod render;
 mod set;
 
