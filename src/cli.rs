@@ -7,6 +7,7 @@ use clap::{Parser, Subcommand};
 
 use crate::data::{self, ImageShape, Split};
 use crate::eval::detect::{self, ScoreKind};
+use crate::eval::ensemble::{self, EnsembleSpec};
 use crate::eval::score;
 use crate::order::{self, OrderSpec};
 use crate::results::{self, plots, RunDir};
@@ -54,6 +55,11 @@ pub enum Command {
         /// Write one row per image: index, log p(x) in nats.
         #[arg(long, value_name = "FILE.csv")]
         per_image: Option<PathBuf>,
+        /// Evaluate under the model's first N orderings (or masks), or under
+        /// the named orderings (`raster,snake,hilbert`): each alone and as
+        /// their ensemble, logsumexp_k log p_k(x) − log N.
+        #[arg(long, value_name = "N|LIST")]
+        orderings: Option<EnsembleSpec>,
     },
     /// Per-image scores of a trained run (best checkpoint): log p(x), bits/dim
     /// and the complexity-corrected score S(x) = −log₂ p(x) − L_PNG(x).
@@ -199,7 +205,14 @@ pub fn run() -> Result<()> {
             data,
             split,
             per_image,
-        } => cmd_eval(&run_dir, data.as_deref(), split, per_image.as_deref()),
+            orderings,
+        } => cmd_eval(
+            &run_dir,
+            data.as_deref(),
+            split,
+            per_image.as_deref(),
+            orderings.as_ref(),
+        ),
         Command::Score {
             run_dir,
             data,
@@ -320,20 +333,39 @@ fn cmd_eval(
     data: Option<&str>,
     split: Split,
     per_image: Option<&Path>,
+    orderings: Option<&EnsembleSpec>,
 ) -> Result<()> {
     let dir = check_run_dir(run_dir)?;
     let (run, dataset, inst) = train::load_run(&dir, data)?;
     let x = dataset.split(split);
-    let log_probs = eval::log_probs(
-        inst.model.as_ref(),
-        x,
-        run.spec.train.eval_batch_size,
-        inst.device,
-        tch::Kind::Float,
-    );
+    let batch = run.spec.train.eval_batch_size;
+    let model = inst.model.as_ref();
+    let (log_probs, what) = match orderings {
+        None => (
+            eval::log_probs(model, x, batch, inst.device, tch::Kind::Float),
+            String::new(),
+        ),
+        Some(spec) => {
+            let members = spec.members(model, false)?;
+            let per_member = ensemble::member_log_probs(
+                model,
+                x,
+                &members,
+                batch,
+                (inst.device, tch::Kind::Float),
+                |m| eprintln!("evaluated under {m}"),
+            )?;
+            print_ensemble(&ensemble::rows(&members, &per_member, dataset.dims()));
+            let n = members.len();
+            (
+                ensemble::ensemble_log_probs(&per_member),
+                format!(" (ensemble of {n} ordering(s))"),
+            )
+        }
+    };
     let nll = eval::mean_nll(&log_probs);
     println!(
-        "{}: {} NLL {nll:.4} nats/image, {:.5} bits/dim over {} images ({}, binarization: {})",
+        "{}{what}: {} NLL {nll:.4} nats/image, {:.5} bits/dim over {} images ({}, binarization: {})",
         run.id(),
         split,
         eval::bits_per_dim(nll, dataset.dims()),
@@ -359,6 +391,20 @@ fn cmd_eval(
         println!("per-image log-likelihoods: {}", path.display());
     }
     Ok(())
+}
+
+/// The per-ordering and ensemble rows as a table on stdout.
+fn print_ensemble(rows: &[ensemble::EnsembleRow]) {
+    println!(
+        "{:<10} {:>3}  {:>12} {:>10}  orderings",
+        "", "N", "NLL (nats)", "bits/dim"
+    );
+    for r in rows {
+        println!(
+            "{:<10} {:>3}  {:>12.4} {:>10.5}  {}",
+            r.kind, r.n, r.nll, r.bits_per_dim, r.orderings
+        );
+    }
 }
 
 fn cmd_score(run_dir: &Path, data: Option<&str>, split: Split, out: &Path) -> Result<()> {

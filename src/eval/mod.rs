@@ -1,6 +1,7 @@
 //! Exact evaluation: per-image log-likelihoods in nats, summed in float64;
 //! per-image scores and out-of-distribution detection built on them.
 pub mod detect;
+pub mod ensemble;
 pub mod ood;
 pub mod score;
 

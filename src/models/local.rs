@@ -120,6 +120,10 @@ impl DensityModel for Local {
         }
     }
 
+    fn max_members(&self) -> Option<usize> {
+        Some(self.trained.len())
+    }
+
     /// The orderings it was trained over, in the order of the spec.
     fn members(&self, n: usize) -> Result<Vec<Member>> {
         if n > self.trained.len() {

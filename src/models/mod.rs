@@ -95,6 +95,12 @@ pub trait DensityModel {
         }
     }
 
+    /// How many members an ensemble of this trained model can have (`None`:
+    /// any number, e.g. an order-agnostic model under random orderings).
+    fn max_members(&self) -> Option<usize> {
+        Some(1)
+    }
+
     /// The first `n` members of an ensemble over orderings (or masks):
     /// only models that can be evaluated under more than one ordering
     /// after training have them.

@@ -948,19 +948,17 @@ fn set_of(names: &[&str]) -> RunOrdering {
 #[test]
 fn local_masking_equals_ordinary_masking_under_dihedral_orderings() {
     for shape in [binary(5, 6), ImageShape::new(PixelForm::Rgb, 4, 5)] {
-        for ordering in ["raster"] {
-            let (vs, ordinary) = make(&local_pixelcnn(pixelcnn::Conv::Auto), shape, ordering);
-            train_a_little(&vs, ordinary.as_ref());
-            let (mut vs_local, local) =
-                make(&local_pixelcnn(pixelcnn::Conv::Local), shape, ordering);
-            vs_local.copy(&vs).unwrap();
-            let x = random_images(5, shape);
-            let diff = tch::no_grad(|| (ordinary.logits(&x) - local.logits(&x)).abs().max());
-            assert!(
-                diff.double_value(&[]) < 1e-10,
-                "{ordering} / {shape:?}: {diff}"
-            );
-        }
+        let ordering = "raster";
+        let (vs, ordinary) = make(&local_pixelcnn(pixelcnn::Conv::Auto), shape, ordering);
+        train_a_little(&vs, ordinary.as_ref());
+        let (mut vs_local, local) = make(&local_pixelcnn(pixelcnn::Conv::Local), shape, ordering);
+        vs_local.copy(&vs).unwrap();
+        let x = random_images(5, shape);
+        let diff = tch::no_grad(|| (ordinary.logits(&x) - local.logits(&x)).abs().max());
+        assert!(
+            diff.double_value(&[]) < 1e-10,
+            "{ordering} / {shape:?}: {diff}"
+        );
     }
 }
 
@@ -1016,4 +1014,41 @@ fn per_batch_sets_train_every_member_and_each_is_normalised() {
         nlls.insert((want * 1e6) as i64);
     }
     assert_eq!(nlls.len(), 3, "the members are different conditionals");
+}
+
+/// The ensemble of a set's members is itself normalised over every 3×3
+/// image, and on every image it lies between the members' mean and their
+/// maximum (Jensen).
+#[test]
+fn the_ensemble_over_orderings_is_normalised_and_obeys_jensen() {
+    use crate::eval::ensemble;
+    let spec = local_pixelcnn(pixelcnn::Conv::Auto);
+    let set = set_of(&["hilbert", "spiral", "random:4", "snake+transpose"]);
+    let (vs, model) = make_run(&spec, binary(3, 3), &set);
+    train_a_little(&vs, model.as_ref());
+    let all = all_images(3, 3);
+    let members = model.members(4).unwrap();
+    let per_member = ensemble::member_log_probs(
+        model.as_ref(),
+        &all,
+        &members,
+        512,
+        (Device::Cpu, Kind::Double),
+        |_| {},
+    )
+    .unwrap();
+    let ens = ensemble::ensemble_log_probs(&per_member);
+    let total = Tensor::from_slice(&ens)
+        .logsumexp([0], false)
+        .double_value(&[]);
+    assert!(total.abs() < 1e-9, "log Σ p_ensemble = {total}");
+    for (i, &e) in ens.iter().enumerate() {
+        let vals: Vec<f64> = per_member.iter().map(|m| m[i]).collect();
+        let mean = vals.iter().sum::<f64>() / vals.len() as f64;
+        let max = vals.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        assert!(
+            mean <= e + 1e-12 && e <= max + 1e-12,
+            "image {i}: {mean} {e} {max}"
+        );
+    }
 }

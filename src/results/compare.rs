@@ -6,8 +6,9 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{plots, write_atomic, write_csv, RunDir, Summary};
+use super::{ensemble_plot, plots, write_atomic, write_csv, RunDir, Summary};
 use crate::data::ImageShape;
+use crate::eval::ensemble::EnsembleRow;
 
 /// One row of comparison.csv.
 #[derive(Serialize)]
@@ -57,10 +58,23 @@ pub fn write(experiment_dir: &Path, name: &str, run_ids: &[String]) -> Result<us
         })
         .collect();
     write_csv(&experiment_dir.join("comparison.csv"), &rows)?;
-    write_atomic(
-        &experiment_dir.join("comparison.md"),
-        markdown(name, &runs).as_bytes(),
-    )?;
+    let ensembles: Vec<(String, Vec<EnsembleRow>)> = runs
+        .iter()
+        .filter_map(|(dir, s)| {
+            let rows = dir.read_ensemble().ok()?;
+            Some((format!("{} / {} / s{}", s.model, s.ordering, s.seed), rows))
+        })
+        .collect();
+    let mut md = markdown(name, &runs);
+    if !ensembles.is_empty() {
+        md.push_str(&ensemble_markdown(&ensembles));
+        ensemble_plot::ensemble_nll(
+            &ensembles,
+            &format!("{name}: test NLL of ensembles over orderings"),
+            &experiment_dir.join("ensemble_nll.png"),
+        )?;
+    }
+    write_atomic(&experiment_dir.join("comparison.md"), md.as_bytes())?;
 
     let curves: Vec<_> = runs
         .iter()
@@ -164,6 +178,44 @@ pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
                 md,
                 "| {} | {} | {} | {:.2} ± {:.2} | {:.4} ± {:.4} |",
                 g.model, g.ordering, g.seeds, g.nll.0, g.nll.1, g.bpd.0, g.bpd.1
+            );
+        }
+    }
+    md
+}
+
+/// The ensemble section: per run, its single orderings (best, mean, worst)
+/// and its ensembles of 1, 2, 4, … orderings.
+fn ensemble_markdown(runs: &[(String, Vec<EnsembleRow>)]) -> String {
+    let mut md = String::new();
+    let _ = writeln!(md, "\n## Ensembles over orderings\n");
+    let _ = writeln!(
+        md,
+        "Test NLL under each ordering alone and of the ensemble of the first N, \
+         log p(x) = logsumexp_k log p_k(x) − log N (an exact density; see `ensemble.csv` in each run).\n"
+    );
+    let _ = writeln!(md, "| run | single orderings: best / mean / worst (nats) | N | ensemble NLL (nats) | bits/dim | gain over the mean single |");
+    let _ = writeln!(md, "|---|---|---:|---:|---:|---:|");
+    for (run, rows) in runs {
+        let singles: Vec<f64> = rows
+            .iter()
+            .filter(|r| r.kind == "member")
+            .map(|r| r.nll)
+            .collect();
+        if singles.is_empty() {
+            continue;
+        }
+        let mean = singles.iter().sum::<f64>() / singles.len() as f64;
+        let best = singles.iter().cloned().fold(f64::INFINITY, f64::min);
+        let worst = singles.iter().cloned().fold(f64::NEG_INFINITY, f64::max);
+        for r in rows.iter().filter(|r| r.kind == "ensemble") {
+            let _ = writeln!(
+                md,
+                "| {run} | {best:.2} / {mean:.2} / {worst:.2} | {} | {:.2} | {:.4} | {:.2} |",
+                r.n,
+                r.nll,
+                r.bits_per_dim,
+                mean - r.nll
             );
         }
     }

@@ -10,6 +10,7 @@
 //! Every file is written to a temporary name and renamed into place, so a
 //! reader never sees half a file.
 pub mod compare;
+pub mod ensemble_plot;
 pub mod ood_plots;
 pub mod plots;
 
@@ -99,6 +100,18 @@ impl RunDir {
     }
     pub fn summary(&self) -> PathBuf {
         self.root.join("summary.json")
+    }
+    /// Test NLL per ordering and of their ensembles (`eval.orderings`).
+    pub fn ensemble(&self) -> PathBuf {
+        self.root.join("ensemble.csv")
+    }
+    pub fn read_ensemble(&self) -> Result<Vec<crate::eval::ensemble::EnsembleRow>> {
+        let path = self.ensemble();
+        let mut r = csv::Reader::from_path(&path)
+            .with_context(|| format!("cannot read `{}`", path.display()))?;
+        r.deserialize()
+            .collect::<Result<Vec<_>, _>>()
+            .with_context(|| format!("`{}` is not an ensemble table", path.display()))
     }
     pub fn curve(&self) -> PathBuf {
         self.root.join("nll_curve.png")

@@ -37,6 +37,26 @@ pub struct Spec {
     pub seeds: Vec<u64>,
     #[serde(default)]
     pub train: TrainSpec,
+    #[serde(default, skip_serializing_if = "EvalSpec::is_default")]
+    pub eval: EvalSpec,
+}
+
+/// Evaluation after training, beyond the test NLL under the run's ordering.
+#[derive(Clone, Debug, Default, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct EvalSpec {
+    /// Ensembles over orderings: every model that can be evaluated under
+    /// several orderings (or masks) after training is evaluated under up
+    /// to this many (or these named orderings), each alone and as their
+    /// ensemble; see `ensemble.csv` in the run directory.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub orderings: Option<crate::eval::ensemble::EnsembleSpec>,
+}
+
+impl EvalSpec {
+    fn is_default(&self) -> bool {
+        *self == EvalSpec::default()
+    }
 }
 
 fn default_seeds() -> Vec<u64> {

@@ -11,7 +11,7 @@ use indicatif::{ProgressBar, ProgressStyle};
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::data::{Dataset, ImageShape, Split};
-use crate::eval;
+use crate::eval::{self, ensemble, ensemble::EnsembleSpec};
 use crate::models::DensityModel;
 use crate::results::{self, compare, plots, MetricRow, RunDir, Summary};
 use crate::rng;
@@ -383,8 +383,50 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
         p.best_epoch,
         summary.test_images
     ));
+    if let Some(spec) = &run.spec.eval.orderings {
+        evaluate_ensemble(
+            spec,
+            data,
+            model.as_ref(),
+            device,
+            t.eval_batch_size,
+            dir,
+            &mut log,
+        )?;
+    }
     results::write_json(&dir.summary(), &summary)?;
     Ok(summary)
+}
+
+/// `eval.orderings`: the test NLL under each of up to N orderings (or the
+/// named ones) and of their ensembles, into `ensemble.csv`. Models that
+/// are evaluated under their own ordering only are skipped.
+fn evaluate_ensemble(
+    spec: &EnsembleSpec,
+    data: &Dataset,
+    model: &dyn DensityModel,
+    device: Device,
+    batch: usize,
+    dir: &RunDir,
+    log: &mut RunLog,
+) -> Result<()> {
+    let members = match spec.members(model, true) {
+        Ok(m) if m.len() > 1 || matches!(spec, EnsembleSpec::Orderings(_)) => m,
+        _ => return Ok(()),
+    };
+    let test = data.split(Split::Test);
+    let per_member =
+        ensemble::member_log_probs(model, test, &members, batch, (device, Kind::Float), |m| {
+            tracing::debug!("evaluated under {m}")
+        })?;
+    let rows = ensemble::rows(&members, &per_member, data.dims());
+    for r in rows.iter().filter(|r| r.kind == "ensemble") {
+        log.line(&format!(
+            "ensemble of {} ordering(s): test NLL {:.3} nats/image, {:.4} bits/dim",
+            r.n, r.nll, r.bits_per_dim
+        ));
+    }
+    results::write_csv(&dir.ensemble(), &rows)
 }
 
 /// The run's summary; with `failure`, no test evaluation is done.

@@ -1,0 +1,99 @@
+//! The NLL-vs-N figure: the test NLL of the ensemble of the first N
+//! orderings (N = 1, 2, 4, …) per run, with its single orderings' NLLs as
+//! the spread at N = 1 and their mean as a dashed line.
+use std::path::Path;
+
+use anyhow::{anyhow, Result};
+use plotters::prelude::*;
+
+use super::plots::series_color;
+use super::with_temp_file;
+use crate::eval::ensemble::EnsembleRow;
+use crate::order::render::ensure_font;
+
+/// `runs`: (label, rows of its `ensemble.csv`).
+pub fn ensemble_nll(runs: &[(String, Vec<EnsembleRow>)], title: &str, path: &Path) -> Result<()> {
+    ensure_font();
+    let all = runs.iter().flat_map(|(_, r)| r.iter());
+    let (mut y0, mut y1, mut n_max) = (f64::INFINITY, f64::NEG_INFINITY, 1usize);
+    for r in all {
+        y0 = y0.min(r.nll);
+        y1 = y1.max(r.nll);
+        n_max = n_max.max(r.n);
+    }
+    if !y0.is_finite() {
+        (y0, y1) = (0.0, 1.0);
+    }
+    let pad = ((y1 - y0) * 0.08).max(0.05);
+    let x1 = (n_max as f64).log2().max(1.0);
+    let legend_w = 320u32;
+    let height = 480u32.max(60 + 20 * runs.len() as u32);
+    with_temp_file(path, |tmp| {
+        let root = BitMapBackend::new(tmp, (760 + legend_w, height)).into_drawing_area();
+        let draw = || -> Result<(), Box<dyn std::error::Error>> {
+            root.fill(&WHITE)?;
+            let (plot, legend) = root.split_horizontally(760);
+            let mut chart = ChartBuilder::on(&plot)
+                .caption(title, ("sans-serif", 20))
+                .margin(12)
+                .x_label_area_size(40)
+                .y_label_area_size(70)
+                .build_cartesian_2d(-0.25f64..x1 + 0.25, (y0 - pad)..(y1 + pad))?;
+            chart
+                .configure_mesh()
+                .x_desc("orderings in the ensemble (N)")
+                .x_labels(x1 as usize + 1)
+                .x_label_formatter(&|x| format!("{:.0}", 2f64.powf(*x)))
+                .y_desc("test NLL (nats / image)")
+                .label_style(("sans-serif", 14))
+                .draw()?;
+            for (i, (name, rows)) in runs.iter().enumerate() {
+                let color = series_color(i);
+                let line: Vec<(f64, f64)> = rows
+                    .iter()
+                    .filter(|r| r.kind == "ensemble")
+                    .map(|r| ((r.n as f64).log2(), r.nll))
+                    .collect();
+                let singles: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| r.kind == "member")
+                    .map(|r| r.nll)
+                    .collect();
+                chart.draw_series(LineSeries::new(line.clone(), color.stroke_width(2)))?;
+                chart.draw_series(line.iter().map(|&p| Circle::new(p, 4, color.filled())))?;
+                // The single orderings: a spread of hollow marks at N = 1 ...
+                let dx = 0.04 * (i as f64 - (runs.len() as f64 - 1.0) / 2.0);
+                chart.draw_series(
+                    singles
+                        .iter()
+                        .map(|&y| Cross::new((dx, y), 4, color.stroke_width(1))),
+                )?;
+                // ... and their mean as a dashed line across.
+                if !singles.is_empty() {
+                    let mean = singles.iter().sum::<f64>() / singles.len() as f64;
+                    chart.draw_series(DashedLineSeries::new(
+                        vec![(0.0, mean), (x1, mean)],
+                        6,
+                        4,
+                        color.stroke_width(1),
+                    ))?;
+                }
+                let y = 50 + 20 * i as i32;
+                legend.draw(&PathElement::new(
+                    vec![(4, y), (28, y)],
+                    color.stroke_width(3),
+                ))?;
+                legend.draw(&Text::new(name.as_str(), (36, y - 8), ("sans-serif", 14)))?;
+            }
+            let y = 60 + 20 * runs.len() as i32;
+            legend.draw(&Text::new(
+                "× single orderings, - - their mean",
+                (4, y),
+                ("sans-serif", 13),
+            ))?;
+            root.present()?;
+            Ok(())
+        };
+        draw().map_err(|e| anyhow!("cannot draw `{}`: {e}", path.display()))
+    })
+}
