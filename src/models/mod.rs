@@ -18,6 +18,7 @@ mod gated_pixelcnn;
 mod heads;
 mod independent;
 pub mod layers;
+mod made;
 mod nade;
 mod pixelcnn;
 mod raster;
@@ -249,6 +250,7 @@ models! {
     Tabular(table::TabularConfig) = "tabular",
     Fvsbn(fvsbn::Config) = "fvsbn",
     Nade(nade::Config) = "nade",
+    Made(made::Config) = "made",
     Pixelcnn(pixelcnn::Config) = "pixelcnn",
     GatedPixelcnn(gated_pixelcnn::Config) = "gated_pixelcnn",
     RowLstm(row_lstm::Config) = "row_lstm",
@@ -466,3 +468,5 @@ pub fn bernoulli_log_prob(logits: &Tensor, x: &Tensor) -> Tensor {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_made;
