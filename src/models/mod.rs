@@ -20,6 +20,7 @@ mod independent;
 pub mod layers;
 mod made;
 mod nade;
+mod oanade;
 mod pixelcnn;
 mod raster;
 mod row_lstm;
@@ -470,3 +471,5 @@ pub fn bernoulli_log_prob(logits: &Tensor, x: &Tensor) -> Tensor {
 mod tests;
 #[cfg(test)]
 mod tests_made;
+#[cfg(test)]
+mod tests_oanade;

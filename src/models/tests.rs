@@ -36,6 +36,15 @@ const DIHEDRAL: &[&str] = &[
     "column+reverse",
 ];
 
+/// A small order-agnostic NADE of two hidden layers.
+pub(super) fn oa_nade_config() -> nade::Config {
+    nade::Config {
+        hidden: 6,
+        order_agnostic: true,
+        layers: 2,
+    }
+}
+
 fn seq_specs() -> Vec<ModelSpec> {
     vec![
         ModelSpec::new(ModelConfig::Independent(independent::Config {})),
@@ -43,7 +52,11 @@ fn seq_specs() -> Vec<ModelSpec> {
         ModelSpec::new(ModelConfig::Markov(table::MarkovConfig { k: 3 })),
         ModelSpec::new(ModelConfig::Tabular(table::TabularConfig {})),
         ModelSpec::new(ModelConfig::Fvsbn(fvsbn::Config {})),
-        ModelSpec::new(ModelConfig::Nade(nade::Config { hidden: 5 })),
+        ModelSpec::new(ModelConfig::Nade(nade::Config {
+            hidden: 5,
+            ..Default::default()
+        })),
+        ModelSpec::new(ModelConfig::Nade(oa_nade_config())),
         ModelSpec::new(ModelConfig::Made(made::Config {
             hidden: vec![6, 5],
             direct: true,
@@ -416,6 +429,7 @@ fn parameter_counts_match_the_closed_forms() {
                 ModelConfig::Markov(_) => 1 + 2 + 4 + 8 * (d - 3),
                 ModelConfig::Tabular(_) => (1i64 << d) - 1,
                 ModelConfig::Fvsbn(_) => d + d * (d - 1) / 2,
+                ModelConfig::Nade(c) if c.order_agnostic => 3 * d * 6 + d + 6 + 6 * 6 + 6,
                 ModelConfig::Nade(_) => 2 * d * 5 + d + 5,
                 ModelConfig::Made(_) => d * 6 + 6 + 6 * 5 + 5 + 5 * d + d + d * d,
                 _ => unreachable!(),
@@ -491,7 +505,10 @@ fn raster_networks_refuse_non_dihedral_orderings() {
         spec.validate(PixelForm::Rgb, &["column+reverse".parse().unwrap()])
             .unwrap();
     }
-    let nade = ModelSpec::new(ModelConfig::Nade(nade::Config { hidden: 3 }));
+    let nade = ModelSpec::new(ModelConfig::Nade(nade::Config {
+        hidden: 3,
+        ..Default::default()
+    }));
     let err = nade
         .validate(PixelForm::Rgb, &["raster".parse().unwrap()])
         .unwrap_err()
