@@ -19,7 +19,9 @@ mod heads;
 mod independent;
 pub mod layers;
 mod local;
+mod made;
 mod nade;
+mod oanade;
 mod pixelcnn;
 mod raster;
 mod row_lstm;
@@ -261,6 +263,7 @@ models! {
     Tabular(table::TabularConfig) = "tabular",
     Fvsbn(fvsbn::Config) = "fvsbn",
     Nade(nade::Config) = "nade",
+    Made(made::Config) = "made",
     Pixelcnn(pixelcnn::Config) = "pixelcnn",
     GatedPixelcnn(gated_pixelcnn::Config) = "gated_pixelcnn",
     RowLstm(row_lstm::Config) = "row_lstm",
@@ -480,3 +483,7 @@ pub fn bernoulli_log_prob(logits: &Tensor, x: &Tensor) -> Tensor {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_made;
+#[cfg(test)]
+mod tests_oanade;

@@ -9,13 +9,17 @@
 //! cost is O(D·H·BLOCK) flops with BLOCK fixed — never O(D²H) — and it runs
 //! faster on a CPU than a per-step loop or a cumsum over a B×D×H tensor
 //! (see the benchmark in the README). Sampling is D steps of O(H).
+//!
+//! With `order_agnostic: true` the model is the order-agnostic (deep) NADE
+//! of `oanade.rs` instead.
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
+use super::oanade::OaNade;
 use super::{DensityModel, ModelDef, Permuted, SeqNet};
 use crate::data::ImageShape;
-use crate::order::OrderSpec;
+use crate::order::{OrderSpec, RunOrdering};
 use crate::spec::PixelForm;
 
 /// `type: nade`.
@@ -25,6 +29,25 @@ pub struct Config {
     /// Hidden units H.
     #[serde(default = "default_hidden")]
     pub hidden: usize,
+    /// Order-agnostic training (Uria, Murray & Larochelle 2014): a random
+    /// ordering and split per example, the observed-mask as an extra input.
+    #[serde(default, skip_serializing_if = "is_false")]
+    pub order_agnostic: bool,
+    /// Hidden layers of `hidden` units (order-agnostic only; default 1).
+    #[serde(default = "one", skip_serializing_if = "is_one")]
+    pub layers: usize,
+}
+
+fn is_false(b: &bool) -> bool {
+    !b
+}
+
+fn one() -> usize {
+    1
+}
+
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 fn default_hidden() -> usize {
@@ -35,17 +58,32 @@ impl Default for Config {
     fn default() -> Self {
         Config {
             hidden: default_hidden(),
+            order_agnostic: false,
+            layers: 1,
         }
     }
 }
 
 impl ModelDef for Config {
     fn default_label(&self) -> String {
-        format!("nade-h{}", self.hidden)
+        match (self.order_agnostic, self.layers) {
+            (false, _) => format!("nade-h{}", self.hidden),
+            (true, 1) => format!("nade-oa-h{}", self.hidden),
+            (true, l) => format!("nade-oa-h{}-l{l}", self.hidden),
+        }
     }
     fn check(&self) -> Result<()> {
         if self.hidden == 0 {
             bail!("hidden: must be at least 1, got 0");
+        }
+        if self.layers == 0 {
+            bail!("layers: must be at least 1, got 0");
+        }
+        if self.layers > 1 && !self.order_agnostic {
+            bail!(
+                "layers: {} needs `order_agnostic: true` (plain NADE has one hidden layer)",
+                self.layers
+            );
         }
         Ok(())
     }
@@ -54,10 +92,39 @@ impl ModelDef for Config {
     }
     fn param_count(&self, shape: ImageShape) -> Option<u128> {
         let (d, h) = (shape.dims() as u128, self.hidden as u128);
+        if self.order_agnostic {
+            let deep = (self.layers as u128 - 1) * (h * h + h);
+            return Some(3 * d * h + d + h + deep);
+        }
         Some(2 * d * h + d + h)
     }
     fn formula(&self) -> String {
+        if self.order_agnostic {
+            return format!(
+                "3DH + D + H + (L-1)(H² + H), H = {}, L = {}",
+                self.hidden, self.layers
+            );
+        }
         format!("2DH + D + H, H = {}", self.hidden)
+    }
+    fn takes_sets(&self) -> bool {
+        self.order_agnostic
+    }
+    fn build_run(
+        &self,
+        vs: &nn::Path,
+        shape: ImageShape,
+        ordering: &RunOrdering,
+    ) -> Result<Box<dyn DensityModel>> {
+        match (self.order_agnostic, ordering) {
+            (true, _) => Ok(Box::new(OaNade::new(vs, shape, self, ordering))),
+            (false, RunOrdering::One(o)) => self.build(vs, shape, o),
+            (false, RunOrdering::PerBatch(_)) => {
+                bail!(
+                    "plain nade trains under one ordering, not a set; write `order_agnostic: true`"
+                )
+            }
+        }
     }
     fn build(
         &self,
@@ -65,6 +132,9 @@ impl ModelDef for Config {
         shape: ImageShape,
         ordering: &OrderSpec,
     ) -> Result<Box<dyn DensityModel>> {
+        if self.order_agnostic {
+            return self.build_run(vs, shape, &RunOrdering::One(ordering.clone()));
+        }
         let net = Nade::new(vs, shape.dims(), self.hidden);
         Ok(Permuted::boxed(net, shape, ordering, vs))
     }

@@ -11,7 +11,7 @@ use crate::data::ImageShape;
 use crate::order::OrderSpec;
 
 /// Orderings of the fully-connected models.
-const ORDERINGS: &[&str] = &[
+pub(super) const ORDERINGS: &[&str] = &[
     "raster",
     "column",
     "snake",
@@ -36,6 +36,15 @@ const DIHEDRAL: &[&str] = &[
     "column+reverse",
 ];
 
+/// A small order-agnostic NADE of two hidden layers.
+pub(super) fn oa_nade_config() -> nade::Config {
+    nade::Config {
+        hidden: 6,
+        order_agnostic: true,
+        layers: 2,
+    }
+}
+
 fn seq_specs() -> Vec<ModelSpec> {
     vec![
         ModelSpec::new(ModelConfig::Independent(independent::Config {})),
@@ -43,7 +52,17 @@ fn seq_specs() -> Vec<ModelSpec> {
         ModelSpec::new(ModelConfig::Markov(table::MarkovConfig { k: 3 })),
         ModelSpec::new(ModelConfig::Tabular(table::TabularConfig {})),
         ModelSpec::new(ModelConfig::Fvsbn(fvsbn::Config {})),
-        ModelSpec::new(ModelConfig::Nade(nade::Config { hidden: 5 })),
+        ModelSpec::new(ModelConfig::Nade(nade::Config {
+            hidden: 5,
+            ..Default::default()
+        })),
+        ModelSpec::new(ModelConfig::Nade(oa_nade_config())),
+        ModelSpec::new(ModelConfig::Made(made::Config {
+            hidden: vec![6, 5],
+            direct: true,
+            num_masks: Some(3),
+            ..Default::default()
+        })),
     ]
 }
 
@@ -73,12 +92,12 @@ fn orderings_of(spec: &ModelSpec) -> &'static [&'static str] {
     }
 }
 
-fn binary(h: usize, w: usize) -> ImageShape {
+pub(super) fn binary(h: usize, w: usize) -> ImageShape {
     ImageShape::new(PixelForm::Binary, h, w)
 }
 
 /// A float64 model on images of `shape` under `ordering`.
-fn make(
+pub(super) fn make(
     spec: &ModelSpec,
     shape: ImageShape,
     ordering: &str,
@@ -92,7 +111,7 @@ fn make(
 }
 
 /// All 2^(h·w) binary images, `[2^d, 1, h, w]` float64.
-fn all_images(h: usize, w: usize) -> Tensor {
+pub(super) fn all_images(h: usize, w: usize) -> Tensor {
     let d = h * w;
     let v: Vec<f64> = (0..1usize << d)
         .flat_map(|i| (0..d).map(move |j| ((i >> j) & 1) as f64))
@@ -114,7 +133,7 @@ fn all_gray_pairs() -> Tensor {
 }
 
 /// Random images of `shape` (level values), float64.
-fn random_images(n: i64, shape: ImageShape) -> Tensor {
+pub(super) fn random_images(n: i64, shape: ImageShape) -> Tensor {
     let dims = [
         n,
         shape.channels as i64,
@@ -124,7 +143,7 @@ fn random_images(n: i64, shape: ImageShape) -> Tensor {
     Tensor::randint(shape.levels as i64, dims, (Kind::Int64, Device::Cpu)).to_kind(Kind::Double)
 }
 
-fn log_total(model: &dyn DensityModel, h: usize, w: usize) -> f64 {
+pub(super) fn log_total(model: &dyn DensityModel, h: usize, w: usize) -> f64 {
     let _g = tch::no_grad_guard();
     model
         .log_prob(&all_images(h, w))
@@ -133,7 +152,7 @@ fn log_total(model: &dyn DensityModel, h: usize, w: usize) -> f64 {
 }
 
 /// A few Adam steps on random data, so the test is not at a special point.
-fn train_a_little(vs: &nn::VarStore, model: &dyn DensityModel) {
+pub(super) fn train_a_little(vs: &nn::VarStore, model: &dyn DensityModel) {
     let mut opt = nn::Adam::default().build(vs, 0.05).unwrap();
     for _ in 0..5 {
         let x = random_images(16, model.shape());
@@ -247,7 +266,10 @@ fn check_gradients(
 /// every `(pixel q, channel c, input pixel, input channel)` with a non-zero
 /// gradient although the ordering forbids it, and whether any allowed entry
 /// has a non-zero gradient.
-fn dependences(model: &dyn DensityModel, n: i64) -> (Vec<(usize, usize, usize, usize)>, bool) {
+pub(super) fn dependences(
+    model: &dyn DensityModel,
+    n: i64,
+) -> (Vec<(usize, usize, usize, usize)>, bool) {
     let shape = model.shape();
     let (c, p) = (shape.channels, shape.positions());
     let x = random_images(n, shape).set_requires_grad(true);
@@ -289,7 +311,7 @@ fn dependences(model: &dyn DensityModel, n: i64) -> (Vec<(usize, usize, usize, u
 fn fully_connected_models_are_causal_by_gradients_under_every_ordering() {
     for spec in seq_specs()
         .into_iter()
-        .filter(|s| matches!(s.type_name(), "fvsbn" | "nade" | "independent"))
+        .filter(|s| matches!(s.type_name(), "fvsbn" | "nade" | "made" | "independent"))
     {
         for ordering in ORDERINGS {
             check_causality_by_gradients(&spec, binary(4, 3), ordering);
@@ -407,7 +429,9 @@ fn parameter_counts_match_the_closed_forms() {
                 ModelConfig::Markov(_) => 1 + 2 + 4 + 8 * (d - 3),
                 ModelConfig::Tabular(_) => (1i64 << d) - 1,
                 ModelConfig::Fvsbn(_) => d + d * (d - 1) / 2,
+                ModelConfig::Nade(c) if c.order_agnostic => 3 * d * 6 + d + 6 + 6 * 6 + 6,
                 ModelConfig::Nade(_) => 2 * d * 5 + d + 5,
+                ModelConfig::Made(_) => d * 6 + 6 + 6 * 5 + 5 + 5 * d + d + d * d,
                 _ => unreachable!(),
             };
             check_count(&spec, binary(h, w), Some(expected));
@@ -485,7 +509,10 @@ fn raster_networks_refuse_non_dihedral_orderings() {
         spec.validate(PixelForm::Rgb, &["column+reverse".parse().unwrap()])
             .unwrap();
     }
-    let nade = ModelSpec::new(ModelConfig::Nade(nade::Config { hidden: 3 }));
+    let nade = ModelSpec::new(ModelConfig::Nade(nade::Config {
+        hidden: 3,
+        ..Default::default()
+    }));
     let err = nade
         .validate(PixelForm::Rgb, &["raster".parse().unwrap()])
         .unwrap_err()
@@ -562,7 +589,11 @@ fn samples_are_what_the_conditionals_imply_given_the_uniforms() {
 
 /// Given the same uniforms, a sample is exactly what the model's own
 /// conditionals draw at every pixel and channel.
-fn check_samples_follow_the_conditionals(spec: &ModelSpec, shape: ImageShape, ordering: &str) {
+pub(super) fn check_samples_follow_the_conditionals(
+    spec: &ModelSpec,
+    shape: ImageShape,
+    ordering: &str,
+) {
     let (vs, model) = make(spec, shape, ordering);
     train_a_little(&vs, model.as_ref());
     let dims = [
