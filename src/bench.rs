@@ -205,15 +205,12 @@ pub fn random_images(shape: ImageShape, batch: usize, device: Device) -> Tensor 
     Tensor::randint(levels, dims, (Kind::Float, device))
 }
 
-/// One training step as in [`crate::train`]: loss = −mean log p(x),
-/// backward, Adam.
-fn train_step(model: &dyn DensityModel, adam: &mut Adam, x: &Tensor) {
-    let log_p = model
-        .log_probs(x)
-        .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float);
-    let loss = -log_p.mean(Kind::Float);
+/// One training step as in [`crate::train`]: the model's minibatch loss
+/// (a drawn ordering or mask for models that draw one), backward, Adam.
+fn train_step(model: &dyn DensityModel, adam: &mut Adam, x: &Tensor, step: u64) {
+    let loss = model.training_loss(x, crate::rng::key(0, step));
     adam.zero_grad();
-    loss.backward();
+    loss.objective.backward();
     adam.step(1e-3);
 }
 
@@ -221,8 +218,10 @@ fn train_step(model: &dyn DensityModel, adam: &mut Adam, x: &Tensor) {
 pub fn train_rate(vs: &nn::VarStore, model: &dyn DensityModel, batch: usize, seconds: f64) -> Rate {
     let x = random_images(model.shape(), batch, model.device());
     let mut adam = Adam::new(vs, [0.9, 0.999], 0.0);
+    let mut step = 0;
     measure_rate(batch, seconds, model.device(), || {
-        train_step(model, &mut adam, &x)
+        step += 1;
+        train_step(model, &mut adam, &x, step)
     })
 }
 
