@@ -23,6 +23,7 @@ mod nade;
 mod oanade;
 mod pixelcnn;
 mod raster;
+mod rnade;
 mod row_lstm;
 mod seq;
 mod table;
@@ -252,6 +253,7 @@ models! {
     Fvsbn(fvsbn::Config) = "fvsbn",
     Nade(nade::Config) = "nade",
     Made(made::Config) = "made",
+    Rnade(rnade::Config) = "rnade",
     Pixelcnn(pixelcnn::Config) = "pixelcnn",
     GatedPixelcnn(gated_pixelcnn::Config) = "gated_pixelcnn",
     RowLstm(row_lstm::Config) = "row_lstm",
@@ -473,3 +475,5 @@ mod tests;
 mod tests_made;
 #[cfg(test)]
 mod tests_oanade;
+#[cfg(test)]
+mod tests_rnade;
