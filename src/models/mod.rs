@@ -181,6 +181,11 @@ pub trait ModelDef {
         shape: ImageShape,
         ordering: &OrderSpec,
     ) -> Result<Box<dyn DensityModel>>;
+    /// Checks that depend on a run's ordering(s), e.g. a set's size
+    /// against the model's own settings.
+    fn check_run(&self, _ordering: &RunOrdering) -> Result<()> {
+        Ok(())
+    }
     /// Whether the model trains over a set of orderings, one per minibatch.
     fn takes_sets(&self) -> bool {
         false
@@ -343,6 +348,9 @@ impl ModelSpec {
                      (the models that can: made, nade with order_agnostic: true, pixelcnn)"
                 );
             }
+        }
+        for o in orderings {
+            def.check_run(o)?;
         }
         if def.orderings() == Orderings::Dihedral {
             if let Some(o) = orderings
