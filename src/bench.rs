@@ -2,8 +2,9 @@
 //! samples, and how much memory it takes.
 //!
 //! Every figure is measured on random images of the spec's shape (only the
-//! shape matters for speed): a training step is the same forward, backward
-//! and Adam step as in [`crate::train`]; an evaluation step is
+//! shape matters for speed): a training step is the same objective
+//! ([`DensityModel::training_loss`]), backward and Adam step as in
+//! [`crate::train`]; an evaluation step is
 //! [`DensityModel::log_prob`] under `no_grad`. Each rate is preceded by an
 //! untimed warm-up and is the median of [`REPETITIONS`] timed repetitions
 //! of about `seconds / REPETITIONS` each, with their spread (min–max).
@@ -205,12 +206,13 @@ pub fn random_images(shape: ImageShape, batch: usize, device: Device) -> Tensor 
     Tensor::randint(levels, dims, (Kind::Float, device))
 }
 
-/// One training step as in [`crate::train`]: the model's minibatch loss
-/// (a drawn ordering or mask for models that draw one), backward, Adam.
-fn train_step(model: &dyn DensityModel, adam: &mut Adam, x: &Tensor, step: u64) {
-    let loss = model.training_loss(x, crate::rng::key(0, step));
+/// One training step as in [`crate::train`]: the model's minibatch
+/// objective ([`DensityModel::training_loss`]; by default −mean log p(x)),
+/// backward, Adam. `draw` changes per step, as in training.
+fn train_step(model: &dyn DensityModel, adam: &mut Adam, x: &Tensor, draw: u64) {
+    let loss = model.training_loss(x, draw).objective;
     adam.zero_grad();
-    loss.objective.backward();
+    loss.backward();
     adam.step(1e-3);
 }
 
@@ -218,10 +220,10 @@ fn train_step(model: &dyn DensityModel, adam: &mut Adam, x: &Tensor, step: u64) 
 pub fn train_rate(vs: &nn::VarStore, model: &dyn DensityModel, batch: usize, seconds: f64) -> Rate {
     let x = random_images(model.shape(), batch, model.device());
     let mut adam = Adam::new(vs, [0.9, 0.999], 0.0);
-    let mut step = 0;
+    let mut draw = 0u64;
     measure_rate(batch, seconds, model.device(), || {
-        step += 1;
-        train_step(model, &mut adam, &x, step)
+        draw += 1;
+        train_step(model, &mut adam, &x, draw)
     })
 }
 

@@ -56,7 +56,7 @@ impl Independent {
         let head = Head::for_pixels(shape.pixels());
         let logits = match head {
             Head::Bernoulli => vs.zeros("logits", &[d]),
-            Head::Categorical { levels } => vs.zeros("logits", &[d, levels - 1]),
+            _ => vs.zeros("logits", &[d, head.params() - 1]),
         };
         Independent {
             logits,
@@ -71,7 +71,7 @@ impl Independent {
         let s = self.shape;
         let l = match self.head {
             Head::Bernoulli => self.logits.unsqueeze(-1),
-            Head::Categorical { .. } => {
+            _ => {
                 let zero = self.logits.narrow(1, 0, 1).zeros_like();
                 Tensor::cat(&[&self.logits, &zero], 1)
             }

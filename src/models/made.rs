@@ -131,6 +131,9 @@ impl ModelDef for Config {
     ) -> Result<Box<dyn DensityModel>> {
         self.build_run(vs, shape, &RunOrdering::One(ordering.clone()))
     }
+    fn check_run(&self, ordering: &RunOrdering) -> Result<()> {
+        self.mask_orderings(ordering).map(|_| ())
+    }
     fn takes_sets(&self) -> bool {
         true
     }

@@ -24,6 +24,7 @@ mod nade;
 mod oanade;
 mod pixelcnn;
 mod raster;
+mod rnade;
 mod row_lstm;
 mod seq;
 mod table;
@@ -192,6 +193,11 @@ pub trait ModelDef {
         shape: ImageShape,
         ordering: &OrderSpec,
     ) -> Result<Box<dyn DensityModel>>;
+    /// Checks that depend on a run's ordering(s), e.g. a set's size
+    /// against the model's own settings.
+    fn check_run(&self, _ordering: &RunOrdering) -> Result<()> {
+        Ok(())
+    }
     /// Whether the model trains over a set of orderings, one per minibatch.
     fn takes_sets(&self) -> bool {
         false
@@ -264,6 +270,7 @@ models! {
     Fvsbn(fvsbn::Config) = "fvsbn",
     Nade(nade::Config) = "nade",
     Made(made::Config) = "made",
+    Rnade(rnade::Config) = "rnade",
     Pixelcnn(pixelcnn::Config) = "pixelcnn",
     GatedPixelcnn(gated_pixelcnn::Config) = "gated_pixelcnn",
     RowLstm(row_lstm::Config) = "row_lstm",
@@ -353,6 +360,9 @@ impl ModelSpec {
                      (the models that can: made, nade with order_agnostic: true, pixelcnn)"
                 );
             }
+        }
+        for o in orderings {
+            def.check_run(o)?;
         }
         if def.orderings() == Orderings::Dihedral {
             if let Some(o) = orderings
@@ -487,3 +497,5 @@ mod tests;
 mod tests_made;
 #[cfg(test)]
 mod tests_oanade;
+#[cfg(test)]
+mod tests_rnade;

@@ -211,5 +211,15 @@ fn made_labels_checks_and_spec_keys() {
     }
     let set: RunOrdering =
         serde_yaml_ng::from_str("{train: [raster, snake], per_batch: true}").unwrap();
-    m.validate(PixelForm::Binary, &[set]).unwrap();
+    parse("{type: made}")
+        .validate(PixelForm::Binary, std::slice::from_ref(&set))
+        .unwrap();
+    let err = m
+        .validate(PixelForm::Binary, &[set])
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains("num_masks: 8") && err.contains("has 2"),
+        "{err}"
+    );
 }
