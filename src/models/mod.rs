@@ -302,6 +302,9 @@ pub struct ModelSpec {
     /// This model's learning rate, in place of `train.lr` (models on one
     /// budget often want different rates: a table of logits far more than NADE).
     pub lr: Option<f64>,
+    /// This model's number of epochs, in place of `train.epochs` (a fast
+    /// fully-connected model and a slow convolutional one on one budget).
+    pub epochs: Option<usize>,
     pub config: ModelConfig,
 }
 
@@ -310,6 +313,7 @@ impl ModelSpec {
         ModelSpec {
             name: None,
             lr: None,
+            epochs: None,
             config,
         }
     }
@@ -335,6 +339,9 @@ impl ModelSpec {
         let def = self.def();
         let kind = self.type_name();
         def.check()?;
+        if self.epochs == Some(0) {
+            bail!("epochs: must be at least 1, got 0");
+        }
         if let Some(lr) = self.lr {
             if !(lr > 0.0 && lr.is_finite()) {
                 bail!("lr: must be a positive number, got {lr}");
@@ -417,6 +424,9 @@ impl Serialize for ModelSpec {
         if let Some(lr) = self.lr {
             map.insert("lr".into(), lr.into());
         }
+        if let Some(epochs) = self.epochs {
+            map.insert("epochs".into(), (epochs as u64).into());
+        }
         Value::Mapping(map).serialize(s)
     }
 }
@@ -448,9 +458,19 @@ impl<'de> Deserialize<'de> for ModelSpec {
             .map(serde_yaml_ng::from_value::<f64>)
             .transpose()
             .map_err(|e| D::Error::custom(format!("lr: {e}")))?;
+        let epochs = map
+            .remove("epochs")
+            .map(serde_yaml_ng::from_value::<usize>)
+            .transpose()
+            .map_err(|e| D::Error::custom(format!("epochs: {e}")))?;
         let config = ModelConfig::from_yaml(&kind, Value::Mapping(map))
             .map_err(|e| D::Error::custom(format!("{e:#}")))?;
-        Ok(ModelSpec { name, lr, config })
+        Ok(ModelSpec {
+            name,
+            lr,
+            epochs,
+            config,
+        })
     }
 }
 

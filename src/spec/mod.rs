@@ -332,12 +332,14 @@ impl Spec {
         for model in &self.models {
             for ordering in &self.orderings {
                 for &seed in &self.seeds {
-                    let spec = Spec {
+                    let mut spec = Spec {
                         models: vec![model.clone()],
                         orderings: vec![ordering.clone()],
                         seeds: vec![seed],
                         ..self.clone()
                     };
+                    // A model's own epochs are the run's.
+                    spec.train.epochs = model.epochs.unwrap_or(spec.train.epochs);
                     runs.push(RunSpec {
                         spec,
                         model: model.clone(),

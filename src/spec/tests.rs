@@ -627,3 +627,21 @@ fn model_learning_rate_overrides_and_is_validated() {
         "{msg}"
     );
 }
+
+#[test]
+fn model_epochs_override_the_runs_epochs_and_are_validated() {
+    let text = "name: e\ndata: {source: synthetic}\nmodels:\n  - {type: fvsbn, epochs: 30}\n  - {type: nade, hidden: 4}\norderings: [raster]\ntrain: {epochs: 3}\n";
+    let spec = Spec::parse(text, "exp.yaml", &[]).unwrap();
+    let epochs: Vec<usize> = spec.runs().iter().map(|r| r.spec.train.epochs).collect();
+    assert_eq!(epochs, vec![30, 3]);
+    // The run's resolved spec reproduces it alone.
+    let run = &spec.runs()[0];
+    let again = Spec::parse(&run.spec.to_yaml(), "run.yaml", &[]).unwrap();
+    assert_eq!(again.runs()[0].spec.train.epochs, 30);
+    let err = Spec::parse(text, "exp.yaml", &["models.0.epochs=0".to_string()]).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("models[0]") && msg.contains("epochs: must be at least 1"),
+        "{msg}"
+    );
+}
