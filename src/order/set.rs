@@ -52,6 +52,15 @@ impl RunOrdering {
         matches!(self, RunOrdering::PerBatch(_))
     }
 
+    /// The label in tables and figures: the ordering's name, or the set's
+    /// label (its members are in the run's spec.yaml and log).
+    pub fn label(&self) -> String {
+        match self {
+            RunOrdering::One(o) => o.to_string(),
+            RunOrdering::PerBatch(s) => s.label(),
+        }
+    }
+
     /// Filesystem-safe label for run names.
     pub fn slug(&self) -> String {
         match self {
@@ -162,6 +171,8 @@ mod tests {
         assert!(set.is_set());
         assert_eq!(set.slug(), "per-batch-2");
         assert_eq!(set.to_string(), "per-batch-2 (raster, hilbert)");
+        assert_eq!(set.label(), "per-batch-2");
+        assert_eq!(parse("random:3").label(), "random:3");
         assert_eq!(set.first().to_string(), "raster");
         set.validate().unwrap();
         let named = parse("{train: [raster], per_batch: true, name: solo}");

@@ -453,7 +453,7 @@ fn summarize(
         run: run.id(),
         model: run.model.label(),
         model_type: run.model.type_name().into(),
-        ordering: run.ordering.to_string(),
+        ordering: run.ordering.label(),
         seed: run.seed,
         parameters: model.num_params(),
         channels: data.shape.channels,
