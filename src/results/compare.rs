@@ -68,8 +68,17 @@ pub fn write(experiment_dir: &Path, name: &str, run_ids: &[String]) -> Result<us
     let mut md = markdown(name, &runs);
     if !ensembles.is_empty() {
         md.push_str(&ensemble_markdown(&ensembles));
+        let singles: Vec<(String, f64)> = runs
+            .iter()
+            .filter(|(dir, _)| !dir.ensemble().is_file())
+            .filter_map(|(_, s)| {
+                let label = format!("{} / {} / s{}", s.model, s.ordering, s.seed);
+                s.test_nll.map(|nll| (label, nll))
+            })
+            .collect();
         ensemble_plot::ensemble_nll(
             &ensembles,
+            &singles,
             &format!("{name}: test NLL of ensembles over orderings"),
             &experiment_dir.join("ensemble_nll.png"),
         )?;

@@ -11,14 +11,23 @@ use super::with_temp_file;
 use crate::eval::ensemble::EnsembleRow;
 use crate::order::render::ensure_font;
 
-/// `runs`: (label, rows of its `ensemble.csv`).
-pub fn ensemble_nll(runs: &[(String, Vec<EnsembleRow>)], title: &str, path: &Path) -> Result<()> {
+/// `runs`: (label, rows of its `ensemble.csv`); `singles`: (label, test
+/// NLL) of the runs trained under one ordering, drawn as dotted lines for
+/// reference.
+pub fn ensemble_nll(
+    runs: &[(String, Vec<EnsembleRow>)],
+    singles: &[(String, f64)],
+    title: &str,
+    path: &Path,
+) -> Result<()> {
     ensure_font();
-    let all = runs.iter().flat_map(|(_, r)| r.iter());
+    let all = runs.iter().flat_map(|(_, r)| r.iter().map(|r| r.nll));
     let (mut y0, mut y1, mut n_max) = (f64::INFINITY, f64::NEG_INFINITY, 1usize);
-    for r in all {
-        y0 = y0.min(r.nll);
-        y1 = y1.max(r.nll);
+    for y in all.chain(singles.iter().map(|s| s.1)) {
+        y0 = y0.min(y);
+        y1 = y1.max(y);
+    }
+    for r in runs.iter().flat_map(|(_, r)| r.iter()) {
         n_max = n_max.max(r.n);
     }
     if !y0.is_finite() {
@@ -27,7 +36,7 @@ pub fn ensemble_nll(runs: &[(String, Vec<EnsembleRow>)], title: &str, path: &Pat
     let pad = ((y1 - y0) * 0.08).max(0.05);
     let x1 = (n_max as f64).log2().max(1.0);
     let legend_w = 320u32;
-    let height = 480u32.max(60 + 20 * runs.len() as u32);
+    let height = 480u32.max(80 + 20 * (runs.len() + singles.len()) as u32);
     with_temp_file(path, |tmp| {
         let root = BitMapBackend::new(tmp, (760 + legend_w, height)).into_drawing_area();
         let draw = || -> Result<(), Box<dyn std::error::Error>> {
@@ -85,7 +94,24 @@ pub fn ensemble_nll(runs: &[(String, Vec<EnsembleRow>)], title: &str, path: &Pat
                 ))?;
                 legend.draw(&Text::new(name.as_str(), (36, y - 8), ("sans-serif", 14)))?;
             }
-            let y = 60 + 20 * runs.len() as i32;
+            for (j, (name, nll)) in singles.iter().enumerate() {
+                let i = runs.len() + j;
+                let color = series_color(i);
+                chart.draw_series(DashedLineSeries::new(
+                    vec![(-0.25, *nll), (x1 + 0.25, *nll)],
+                    2,
+                    5,
+                    color.stroke_width(2),
+                ))?;
+                let y = 50 + 20 * i as i32;
+                legend.draw(&PathElement::new(
+                    vec![(4, y), (28, y)],
+                    color.stroke_width(1),
+                ))?;
+                let label = format!("{name} (one ordering)");
+                legend.draw(&Text::new(label, (36, y - 8), ("sans-serif", 14)))?;
+            }
+            let y = 60 + 20 * (runs.len() + singles.len()) as i32;
             legend.draw(&Text::new(
                 "× single orderings, - - their mean",
                 (4, y),
