@@ -192,7 +192,7 @@ fn unsupported_combinations_are_refused() {
     );
     // a raster-scan network under an ordering it cannot take
     spec_fails(
-        &with("type: nade\n    hidden: 4", "type: pixelcnn")
+        &with("type: nade\n    hidden: 4", "type: gated_pixelcnn")
             .replace("orderings: [raster]", "orderings: [raster, snake]"),
         &[],
         &["models[0]", "`snake`", "dihedral", "raster, column"],
