@@ -381,14 +381,14 @@ pub fn run() -> Result<()> {
             out,
             orderings,
         } => cmd_orderings(size.parse().context("--size")?, &out, &orderings),
-        Command::Inspect { spec, set } => cmd_inspect(&Spec::load(&spec, &set)?),
+        Command::Inspect { spec, set } => cmd_inspect(&sweep::base_spec(&spec, &set)?),
         Command::ReceptiveField {
             spec,
             pixel,
             channel,
             out,
             set,
-        } => cmd_receptive_field(&Spec::load(&spec, &set)?, &pixel, channel, &out),
+        } => cmd_receptive_field(&sweep::base_spec(&spec, &set)?, &pixel, channel, &out),
         Command::Bench {
             spec,
             models,
@@ -400,7 +400,7 @@ pub fn run() -> Result<()> {
             set,
         } => {
             let spec = match spec {
-                Some(path) => Spec::load(&path, &set)?,
+                Some(path) => sweep::base_spec(&path, &set)?,
                 None if set.is_empty() => bench::builtin_spec(),
                 None => bail!("--set needs a SPEC"),
             };

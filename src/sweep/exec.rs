@@ -304,3 +304,35 @@ fn minutes(s: f64) -> String {
         format!("{s}s")
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_progress_line_counts_and_estimates_from_runs_ended_here() {
+        let first = Counts {
+            done: 2,
+            failed: 0,
+            running: 0,
+            waiting: 6,
+        };
+        let now = Counts {
+            done: 4,
+            failed: 1,
+            running: 2,
+            waiting: 1,
+        };
+        // 3 runs ended in 90 s: 30 s each for the 3 left.
+        let line = progress_line("sw", now, first, Duration::from_secs(90));
+        assert_eq!(
+            line,
+            "sweep sw: 4/8 done, 2 running, 1 failed, 1 waiting, 1m30s, ETA 1m30s"
+        );
+        let start = progress_line("sw", first, first, Duration::from_secs(5));
+        assert_eq!(
+            start,
+            "sweep sw: 2/8 done, 0 running, 0 failed, 6 waiting, 5s"
+        );
+    }
+}

@@ -65,9 +65,22 @@ pub fn try_acquire(path: &Path) -> Result<Attempt> {
     Ok(Attempt::Acquired(Lock { _file: file }))
 }
 
-/// Whether some process holds the lock at `path` now.
+/// Whether some process holds the lock at `path` now. On Linux this reads
+/// /proc/locks and never takes the lock itself (a probe that took it, even
+/// briefly, could make a worker skip a run nobody trains).
 pub fn is_held(path: &Path) -> bool {
-    path.is_file() && matches!(try_acquire(path), Ok(Attempt::Held(_)))
+    let Ok(meta) = std::fs::metadata(path) else {
+        return false;
+    };
+    match std::fs::read_to_string("/proc/locks") {
+        Ok(locks) => {
+            use std::os::unix::fs::MetadataExt;
+            let (dev, ino) = (meta.dev(), meta.ino());
+            let id = format!("{:02x}:{:02x}:{ino}", libc::major(dev), libc::minor(dev));
+            locks.lines().any(|l| l.split_whitespace().any(|f| f == id))
+        }
+        Err(_) => matches!(try_acquire(path), Ok(Attempt::Held(_))),
+    }
 }
 
 /// Waits for the lock at `path` (for short critical sections).

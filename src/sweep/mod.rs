@@ -214,6 +214,23 @@ impl Plan {
     }
 }
 
+/// A spec file without its `sweep:` section (for the commands that look at
+/// a spec's models rather than its runs: inspect, bench, receptive-field).
+pub fn base_spec(path: &Path, overrides: &[String]) -> Result<Spec> {
+    let text = std::fs::read_to_string(path)
+        .with_context(|| format!("cannot read spec `{}`", path.display()))?;
+    let origin = path.display().to_string();
+    let mut tree: Value =
+        serde_yaml_ng::from_str(&text).map_err(|e| anyhow!("{origin}: invalid YAML: {e}"))?;
+    match &mut tree {
+        Value::Mapping(m) if m.contains_key("sweep") => {
+            m.remove("sweep");
+            Spec::parse(&serde_yaml_ng::to_string(&tree)?, &origin, overrides)
+        }
+        _ => Spec::parse(&text, &origin, overrides),
+    }
+}
+
 /// Reads a manifest; a missing file is an empty one.
 pub fn read_manifest(path: &Path) -> Result<Vec<ManifestRow>> {
     let text = match std::fs::read_to_string(path) {
