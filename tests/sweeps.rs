@@ -256,3 +256,80 @@ fn report_renders_in_headless_chromium() {
         colours.len()
     );
 }
+
+#[test]
+fn a_killed_worker_loses_nothing_the_rerun_finishes_what_is_missing() {
+    let work = tmp();
+    let w = work.path();
+    // Slow enough to kill a worker mid-run.
+    write_spec(w, "sweep.yaml", &sweep_spec("kw", 6000, 3));
+    let mut parent = Command::new(env!("CARGO_BIN_EXE_arlab"))
+        .args([
+            "run",
+            "sweep.yaml",
+            "--results",
+            "res",
+            "--jobs",
+            "2",
+            "--quiet",
+        ])
+        .current_dir(w)
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let exp = w.join("res/kw");
+    let run = exp.join(SWEEP_RUNS[0]);
+    wait_until(
+        "a worker to finish an epoch",
+        std::time::Duration::from_secs(120),
+        || std::fs::metadata(run.join("metrics.csv")).is_ok_and(|m| m.len() > 0),
+    );
+    // The lock file names the worker training the run.
+    let pid = std::fs::read_to_string(exp.join(".locks").join(format!("{}.lock", SWEEP_RUNS[0])))
+        .unwrap();
+    assert!(
+        !run.join("summary.json").exists(),
+        "the run ended before the kill"
+    );
+    ok(Command::new("kill")
+        .args(["-KILL", pid.trim()])
+        .output()
+        .unwrap());
+    let out = parent.wait_with_output().unwrap();
+    assert!(!out.status.success());
+    assert!(
+        text(&out.stderr).contains("signal: 9"),
+        "{}",
+        describe(&out)
+    );
+    assert!(!run.join("summary.json").exists());
+
+    let out = ok(arlab(
+        w,
+        &["run", "sweep.yaml", "--results", "res", "--jobs", "2"],
+    ));
+    assert!(text(&out.stderr).contains("4/4 done"), "{}", describe(&out));
+    assert!(std::fs::read_to_string(run.join("log.txt"))
+        .unwrap()
+        .contains("resuming after epoch"));
+    // The same numbers as a sweep nobody interrupted.
+    ok(arlab(
+        w,
+        &[
+            "run",
+            "sweep.yaml",
+            "--results",
+            "clean",
+            "--jobs",
+            "2",
+            "--quiet",
+        ],
+    ));
+    for r in SWEEP_RUNS {
+        assert_eq!(
+            test_nll(&exp.join(r)),
+            test_nll(&w.join("clean/kw").join(r)),
+            "{r}"
+        );
+    }
+}
