@@ -263,7 +263,7 @@ fn a_killed_worker_loses_nothing_the_rerun_finishes_what_is_missing() {
     let w = work.path();
     // Slow enough to kill a worker mid-run.
     write_spec(w, "sweep.yaml", &sweep_spec("kw", 6000, 3));
-    let mut parent = Command::new(env!("CARGO_BIN_EXE_arlab"))
+    let parent = Command::new(env!("CARGO_BIN_EXE_arlab"))
         .args([
             "run",
             "sweep.yaml",
