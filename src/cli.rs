@@ -381,7 +381,23 @@ pub fn run() -> Result<()> {
             out,
             orderings,
         } => cmd_orderings(size.parse().context("--size")?, &out, &orderings),
-        Command::Inspect { spec, set } => cmd_inspect(&sweep::base_spec(&spec, &set)?),
+        Command::Inspect { spec, set } => {
+            cmd_inspect(&sweep::base_spec(&spec, &set)?)?;
+            let plan = Plan::load(&spec, &set)?;
+            if !plan.axes.is_empty() {
+                let axes: Vec<String> = plan
+                    .axes
+                    .iter()
+                    .map(|a| format!("{} ({} values)", a.key, a.values.len()))
+                    .collect();
+                println!(
+                    "the sweep over {} makes {} run(s) in all (`arlab plan` lists them)",
+                    axes.join(", "),
+                    plan.runs.len()
+                );
+            }
+            Ok(())
+        }
         Command::ReceptiveField {
             spec,
             pixel,
