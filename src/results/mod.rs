@@ -6,13 +6,16 @@
 //!   <model>-<ordering>-s<seed>/
 //!     spec.yaml  metrics.csv  summary.json  nll_curve.png
 //!     samples/epoch-NNNN.png  checkpoints/{best,last}.ot  log.txt
+//!     tensorboard/events.out.tfevents.*   (with `train.tensorboard: true`)
 //! ```
 //! Every file is written to a temporary name and renamed into place, so a
 //! reader never sees half a file.
 pub mod compare;
 pub mod ensemble_plot;
+pub mod figures;
 pub mod ood_plots;
 pub mod plots;
+pub mod tensorboard;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -55,6 +58,12 @@ pub struct Summary {
     pub stopped_early: bool,
     /// `ok`, or `failed: <reason>`.
     pub status: String,
+    /// The values a `sweep:` gave this run.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub swept: Vec<crate::spec::Swept>,
+    /// What reproduces the run (absent in summaries of older versions).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub provenance: Option<crate::provenance::Provenance>,
 }
 
 fn one() -> usize {

@@ -25,20 +25,6 @@ pub fn nll_curve(rows: &[MetricRow], title: &str, path: &Path) -> Result<()> {
     line_chart(&series, title, path)
 }
 
-/// Every run's validation curve, overlaid, with a legend.
-pub fn nll_curves(runs: &[(String, Vec<MetricRow>)], title: &str, path: &Path) -> Result<()> {
-    let series: Vec<_> = runs
-        .iter()
-        .map(|(name, rows)| {
-            (
-                name.clone(),
-                rows.iter().map(|r| (r.epoch as f64, r.val_nll)).collect(),
-            )
-        })
-        .collect();
-    line_chart(&series, title, path)
-}
-
 fn line_chart(series: &[(String, Vec<(f64, f64)>)], title: &str, path: &Path) -> Result<()> {
     ensure_font();
     let points = series

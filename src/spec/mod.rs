@@ -213,6 +213,9 @@ pub struct TrainSpec {
     pub samples: usize,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
     pub device: DeviceChoice,
+    /// Write TensorBoard scalars per epoch under `<run>/tensorboard/`.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub tensorboard: bool,
 }
 
 impl Default for TrainSpec {
@@ -232,6 +235,7 @@ impl Default for TrainSpec {
             sample_every: 1,
             samples: 64,
             device: DeviceChoice::Auto,
+            tensorboard: false,
         }
     }
 }
@@ -245,17 +249,38 @@ pub struct RunSpec {
     pub model: ModelSpec,
     pub ordering: RunOrdering,
     pub seed: u64,
+    /// The values a `sweep:` gave this run (empty outside a sweep).
+    pub swept: Vec<Swept>,
+}
+
+/// One swept value of a run: the spec path, its short label in run names,
+/// and the value as written.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Swept {
+    pub key: String,
+    pub label: String,
+    pub value: String,
 }
 
 impl RunSpec {
-    /// `<model>-<ordering>-s<seed>`, the run directory's name.
+    /// `<model>-<ordering>-s<seed>[-<label><value>...]`, the run directory's name.
     pub fn id(&self) -> String {
-        format!(
+        let mut id = format!(
             "{}-{}-s{}",
             self.model.label(),
             self.ordering.slug(),
             self.seed
-        )
+        );
+        for s in &self.swept {
+            let safe = |c: char| c.is_ascii_alphanumeric() || ".-_".contains(c);
+            let value: String = s
+                .value
+                .chars()
+                .map(|c| if safe(c) { c } else { '-' })
+                .collect();
+            let _ = write!(id, "-{}{value}", s.label);
+        }
+        id
     }
 }
 
@@ -345,6 +370,7 @@ impl Spec {
                         model: model.clone(),
                         ordering: ordering.clone(),
                         seed,
+                        swept: Vec::new(),
                     });
                 }
             }

@@ -1,6 +1,7 @@
 //! The resume checkpoint `checkpoints/last.ot`: model parameters, Adam state
 //! and training progress in ONE file (written atomically), so a run killed at
-//! any moment resumes from a consistent last completed epoch.
+//! any moment resumes from a consistent last completed epoch, or from the
+//! step where a signal stopped it (see [`crate::sweep::signals`]).
 //! (`checkpoints/best.ot` holds only the parameters, as `VarStore::save`.)
 use std::collections::HashMap;
 use std::path::Path;
@@ -26,6 +27,15 @@ pub struct Progress {
     pub images_seen: i64,
     pub stopped_early: bool,
     pub metrics: Vec<MetricRow>,
+    /// Steps done of epoch `epoch + 1` when a signal stopped the run
+    /// mid-epoch (0: at an epoch boundary), with that epoch's NLL sum and
+    /// seconds so far.
+    #[serde(default)]
+    pub step: usize,
+    #[serde(default)]
+    pub step_nll_sum: f64,
+    #[serde(default)]
+    pub step_seconds: f64,
 }
 
 pub fn save(path: &Path, vs: &VarStore, adam: &Adam, progress: &Progress) -> Result<()> {

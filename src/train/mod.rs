@@ -4,7 +4,7 @@
 //! the best-validation checkpoint.
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
@@ -13,13 +13,13 @@ use tch::{nn, Device, Kind, Tensor};
 use crate::data::{Dataset, ImageShape, Split};
 use crate::eval::{self, ensemble, ensemble::EnsembleSpec};
 use crate::models::DensityModel;
-use crate::results::{self, compare, plots, MetricRow, RunDir, Summary};
+use crate::results::{self, plots, tensorboard, MetricRow, RunDir, Summary};
 use crate::rng;
 use crate::spec::{RunSpec, Schedule, Source, Spec, TrainSpec};
+use crate::sweep::signals;
 
 pub mod adam;
 pub mod checkpoint;
-mod lock;
 
 use adam::Adam;
 use checkpoint::Progress;
@@ -120,79 +120,6 @@ pub fn load_model(dir: &RunDir, run: &RunSpec, shape: ImageShape) -> Result<Inst
     Ok(inst)
 }
 
-/// Runs every run of the experiment and writes the comparison. A run that
-/// diverges is marked failed and the others go on; the result is an error
-/// if any run failed.
-pub fn run_experiment(spec: &Spec, opts: &Options) -> Result<Vec<Summary>> {
-    let exp_dir = opts.results.join(&spec.name);
-    std::fs::create_dir_all(&exp_dir)
-        .with_context(|| format!("cannot create results directory `{}`", exp_dir.display()))?;
-    let _lock = lock::acquire(&exp_dir, &spec.name)?;
-    let data = Dataset::load(&spec.data)?;
-    let runs = spec.runs();
-    tracing::info!(
-        "experiment `{}`: {} run(s) on `{}` ({}×{}×{}, {} train / {} val / {} test, binarization: {})",
-        spec.name,
-        runs.len(),
-        spec.data.source,
-        data.shape.channels,
-        data.shape.height,
-        data.shape.width,
-        data.split(Split::Train).size()[0],
-        data.split(Split::Val).size()[0],
-        data.split(Split::Test).size()[0],
-        data.binarization()
-    );
-    let mut summaries = Vec::new();
-    for (i, run) in runs.iter().enumerate() {
-        let dir = RunDir::new(exp_dir.join(run.id()));
-        let tag = format!("[{}/{}] {}", i + 1, runs.len(), run.id());
-        if opts.force {
-            // Start over: drop the resume checkpoint and the old summary.
-            let _ = std::fs::remove_file(dir.last_checkpoint());
-            let _ = std::fs::remove_file(dir.summary());
-        } else if let Ok(done) = dir.read_summary() {
-            match done.failure() {
-                None => tracing::info!("{tag}: already finished, skipped (use --force to redo)"),
-                Some(why) => {
-                    tracing::warn!("{tag}: failed earlier ({why}), skipped (use --force to retry)")
-                }
-            }
-            summaries.push(done);
-            continue;
-        }
-        tracing::info!("{tag}");
-        let summary = match train_run(run, &data, &dir, opts) {
-            Ok(s) => s,
-            Err(e) => {
-                match e.downcast::<Diverged>() {
-                    Ok(diverged) => {
-                        tracing::error!("{tag}: {diverged}; its last good checkpoint is kept, the other runs go on");
-                        diverged.summary
-                    }
-                    Err(e) => return Err(e.context(format!("run {}", run.id()))),
-                }
-            }
-        };
-        summaries.push(summary);
-    }
-    let ids: Vec<String> = runs.iter().map(RunSpec::id).collect();
-    compare::write(&exp_dir, &spec.name, &ids)?;
-    let failed: Vec<String> = summaries
-        .iter()
-        .filter_map(|s| s.failure().map(|why| format!("{}: {why}", s.run)))
-        .collect();
-    if !failed.is_empty() {
-        bail!(
-            "{} of {} run(s) failed (see comparison.md):\n  {}",
-            failed.len(),
-            summaries.len(),
-            failed.join("\n  ")
-        );
-    }
-    Ok(summaries)
-}
-
 /// A run stopped by a non-finite loss; carries its (failed) summary.
 #[derive(Debug)]
 pub struct Diverged {
@@ -207,6 +134,24 @@ impl std::fmt::Display for Diverged {
 }
 
 impl std::error::Error for Diverged {}
+
+/// A run stopped by SIGUSR1/SIGTERM after writing its resume checkpoint.
+#[derive(Debug)]
+pub struct Interrupted {
+    pub run: String,
+}
+
+impl std::fmt::Display for Interrupted {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "run {} stopped by a signal; its resume checkpoint is written",
+            self.run
+        )
+    }
+}
+
+impl std::error::Error for Interrupted {}
 
 /// The learning rate of a (1-based) epoch, starting from `base`.
 pub fn learning_rate(t: &TrainSpec, base: f64, epoch: usize) -> f64 {
@@ -235,6 +180,7 @@ impl RunLog {
 pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) -> Result<Summary> {
     let t = &run.spec.train;
     let shape = data.shape;
+    let started = crate::provenance::now_utc();
     // Build first: a model that cannot be built leaves no run directory behind.
     let mut inst = instantiate(run, shape)?;
     dir.create()?;
@@ -253,9 +199,10 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
     if dir.last_checkpoint().is_file() {
         p = checkpoint::load(&dir.last_checkpoint(), &mut inst.vs, &mut adam)?;
         log.line(&format!(
-            "{}: resuming after epoch {} (from {})",
+            "{}: resuming after epoch {} step {} (from {})",
             run.id(),
             p.epoch,
+            p.step,
             dir.last_checkpoint().display()
         ));
     }
@@ -273,6 +220,7 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
     let val = data.split(Split::Val);
     let n_train = data.split(Split::Train).size()[0];
     let patience_hit = |p: &Progress| t.patience.is_some_and(|k| p.since_best >= k);
+    let mut events = None;
 
     while p.epoch < t.epochs && !p.stopped_early {
         let epoch = p.epoch + 1;
@@ -288,9 +236,13 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
             batches as u64,
             format!("{} epoch {epoch}/{}", run.id(), t.epochs),
         );
-        let epoch_start = Instant::now();
-        let mut nll_sum = 0.0f64;
-        for b in 0..batches {
+        // A run stopped mid-epoch goes on from its next step.
+        let epoch_start = Instant::now()
+            .checked_sub(Duration::from_secs_f64(p.step_seconds))
+            .unwrap_or_else(Instant::now);
+        let mut nll_sum = p.step_nll_sum;
+        bar.set_position(p.step as u64);
+        for b in p.step..batches {
             let start = (b * t.batch_size) as i64;
             let len = (t.batch_size as i64).min(n_train - start);
             let xb = x
@@ -306,8 +258,15 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
                     b + 1
                 );
                 log.line(&reason);
-                let summary =
-                    summarize(run, data, model.as_ref(), device, &p, Some(reason.clone()));
+                let summary = summarize(
+                    run,
+                    data,
+                    model.as_ref(),
+                    device,
+                    &p,
+                    Some(reason.clone()),
+                    &started,
+                );
                 results::write_json(&dir.summary(), &summary)?;
                 return Err(Diverged { reason, summary }.into());
             }
@@ -322,10 +281,22 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
             let rate = done as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
             bar.set_message(format!("nll {:.2}  {rate:.0} img/s", nll_sum / done as f64));
             bar.inc(1);
+            if signals::stop_requested() && b + 1 < batches {
+                bar.finish_and_clear();
+                p.step_seconds = epoch_start.elapsed().as_secs_f64();
+                (p.step, p.step_nll_sum) = (b + 1, nll_sum);
+                checkpoint::save(&dir.last_checkpoint(), &inst.vs, &adam, &p)?;
+                log.line(&format!(
+                    "stopped by a signal at epoch {epoch} step {}: resume checkpoint written",
+                    b + 1
+                ));
+                return Err(Interrupted { run: run.id() }.into());
+            }
         }
         bar.finish_and_clear();
         let epoch_seconds = epoch_start.elapsed().as_secs_f64();
         p.epoch = epoch;
+        (p.step, p.step_nll_sum, p.step_seconds) = (0, 0.0, 0.0);
         p.train_seconds += epoch_seconds;
         p.images_seen += n_train;
         let train_nll = nll_sum / n_train as f64;
@@ -344,6 +315,22 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
             seconds: p.train_seconds,
             train_images_per_s: n_train as f64 / epoch_seconds,
         });
+        if t.tensorboard {
+            let w = match &mut events {
+                Some(w) => w,
+                None => events.insert(tensorboard::EventWriter::create(
+                    &dir.root.join("tensorboard"),
+                )?),
+            };
+            let r = p.metrics.last().expect("pushed above");
+            let scalars = [
+                ("nll/train", r.train_nll),
+                ("nll/val", r.val_nll),
+                ("lr", r.lr),
+                ("train_images_per_s", r.train_images_per_s),
+            ];
+            w.scalars(epoch as i64, &scalars)?;
+        }
         let improved = p.best_val.is_none_or(|best| val_nll < best);
         if improved {
             (p.best_val, p.best_epoch, p.since_best) = (Some(val_nll), epoch, 0);
@@ -371,11 +358,17 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
         }
         // Last: once this is on disk the epoch counts as done.
         checkpoint::save(&dir.last_checkpoint(), &inst.vs, &adam, &p)?;
+        if signals::stop_requested() && p.epoch < t.epochs && !p.stopped_early {
+            log.line(&format!(
+                "stopped by a signal after epoch {epoch}: resume checkpoint written"
+            ));
+            return Err(Interrupted { run: run.id() }.into());
+        }
     }
 
     // The exact test NLL of the best-validation checkpoint.
     inst.vs.load(dir.best_checkpoint())?;
-    let summary = summarize(run, data, model.as_ref(), device, &p, None);
+    let summary = summarize(run, data, model.as_ref(), device, &p, None, &started);
     log.line(&format!(
         "test NLL {:.3} nats/image, {:.4} bits/dim (best epoch {}, {} test images)",
         summary.test_nll.unwrap_or(f64::NAN),
@@ -437,6 +430,7 @@ fn summarize(
     device: Device,
     p: &Progress,
     failure: Option<String>,
+    started: &str,
 ) -> Summary {
     let t = &run.spec.train;
     let (mut test_nll, mut test_images, mut eval_rate) = (None, 0, 0.0);
@@ -477,6 +471,11 @@ fn summarize(
             None => "ok".into(),
             Some(why) => format!("failed: {why}"),
         },
+        swept: run.swept.clone(),
+        provenance: Some(crate::provenance::Provenance::collect(
+            device,
+            started.into(),
+        )),
     }
 }
 

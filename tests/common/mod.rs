@@ -172,3 +172,33 @@ pub fn cuda_available(work: &Path) -> bool {
     let out = ok(arlab(work, &["doctor"]));
     text(&out.stdout).contains("CUDA available: true")
 }
+
+/// Waits (polling) until `done` holds; panics after `limit`.
+#[track_caller]
+pub fn wait_until(what: &str, limit: std::time::Duration, mut done: impl FnMut() -> bool) {
+    let t = std::time::Instant::now();
+    while !done() {
+        assert!(t.elapsed() < limit, "timed out waiting for {what}");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// A 4-run sweep (NADE and FVSBN × two learning rates) on 8×8 synthetic
+/// data; `train` images make each run take a few seconds on one thread.
+pub fn sweep_spec(name: &str, train: usize, epochs: usize) -> String {
+    format!(
+        "name: {name}\n\
+         data:\n  source: synthetic\n  synthetic: {{height: 8, width: 8, train: {train}, val: 100, test: 100, seed: 1}}\n\
+         models:\n  - type: nade\n    hidden: 32\n  - type: fvsbn\n\
+         orderings: [raster]\n\
+         train:\n  epochs: {epochs}\n  batch_size: 20\n  device: cpu\n  sample_every: 0\n  samples: 8\n\
+         sweep:\n  train.lr: [0.003, 0.01]\n"
+    )
+}
+
+pub const SWEEP_RUNS: [&str; 4] = [
+    "nade-h32-raster-s0-lr0.003",
+    "fvsbn-raster-s0-lr0.003",
+    "nade-h32-raster-s0-lr0.01",
+    "fvsbn-raster-s0-lr0.01",
+];

@@ -1,0 +1,290 @@
+//! `arlab report`: one self-contained `report.html` (figures inline as
+//! base64, no network) and `report.md` (figures beside it) for one or more
+//! experiment directories: the spec, the comparison over seeds, validation
+//! curves, test NLL per ordering with the seed spread, sample grids, the
+//! orderings drawn, receptive-field pictures where present, and training
+//! speed. Every drawn figure is written as PNG and SVG into the output
+//! directory. Both pages come from the minijinja templates beside this file.
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context, Result};
+use base64::Engine as _;
+use minijinja::{context, Environment};
+use serde::Serialize;
+
+use crate::order::OrderSpec;
+use crate::results::compare::{self, SeedGroup};
+use crate::results::figures::{self, Colours, Kind};
+use crate::results::{write_atomic, RunDir, Summary};
+use crate::sweep::read_manifest;
+
+const HTML: &str = include_str!("report.html.j2");
+const MD: &str = include_str!("report.md.j2");
+
+#[derive(Serialize)]
+struct Figure {
+    title: String,
+    caption: String,
+    /// File name in the output directory.
+    png: String,
+    svg: Option<String>,
+    data_uri: String,
+}
+
+#[derive(Serialize)]
+struct Group {
+    model: String,
+    ordering: String,
+    swept: Vec<String>,
+    seeds: usize,
+    nll: String,
+    bpd: String,
+}
+
+#[derive(Serialize)]
+struct Speed {
+    run: String,
+    parameters: i64,
+    train_seconds: String,
+    train_images_per_s: String,
+    eval_images_per_s: String,
+    device: String,
+}
+
+#[derive(Serialize)]
+struct Experiment {
+    name: String,
+    description: Option<String>,
+    data: String,
+    runs: usize,
+    failed: Vec<String>,
+    spec: String,
+    swept_keys: Vec<String>,
+    groups: Vec<Group>,
+    speed: Vec<Speed>,
+    figures: Vec<Figure>,
+}
+
+/// Writes report.html, report.md and the figures into `out`; returns the HTML path.
+pub fn write(experiments: &[PathBuf], out: &Path) -> Result<PathBuf> {
+    if experiments.is_empty() {
+        bail!("name at least one experiment directory, RESULTS/EXPERIMENT");
+    }
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
+    let views = experiments
+        .iter()
+        .map(|e| experiment(e, out).with_context(|| format!("report of `{}`", e.display())))
+        .collect::<Result<Vec<_>>>()?;
+    let mut env = Environment::new();
+    env.add_template("report.html", HTML)?;
+    env.add_template("report.md", MD)?;
+    let title = views
+        .iter()
+        .map(|v| v.name.as_str())
+        .collect::<Vec<_>>()
+        .join(", ");
+    let ctx = context! {
+        title => title,
+        generated => crate::provenance::now_utc(),
+        version => env!("CARGO_PKG_VERSION"),
+        experiments => views,
+    };
+    let html = env.get_template("report.html")?.render(&ctx)?;
+    let md = env.get_template("report.md")?.render(&ctx)?;
+    let path = out.join("report.html");
+    write_atomic(&path, html.as_bytes())?;
+    write_atomic(&out.join("report.md"), md.as_bytes())?;
+    Ok(path)
+}
+
+/// The finished runs of an experiment directory: the manifest's order when
+/// there is one, else every subdirectory with a summary.
+fn summaries(exp: &Path) -> Result<Vec<(RunDir, Summary)>> {
+    let rows = read_manifest(&exp.join("runs.jsonl"))?;
+    let names: Vec<String> = if rows.is_empty() {
+        let mut v: Vec<String> = std::fs::read_dir(exp)
+            .with_context(|| format!("cannot read `{}`", exp.display()))?
+            .flatten()
+            .filter(|e| e.path().join("summary.json").is_file())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    } else {
+        rows.into_iter().map(|r| r.name).collect()
+    };
+    Ok(names
+        .into_iter()
+        .map(|n| RunDir::new(exp.join(n)))
+        .filter_map(|d| d.read_summary().ok().map(|s| (d, s)))
+        .collect())
+}
+
+fn experiment(exp: &Path, out: &Path) -> Result<Experiment> {
+    let runs = summaries(exp)?;
+    let Some((first_dir, first)) = runs.first() else {
+        bail!("no finished run (no summary.json) in `{}`", exp.display());
+    };
+    let name = first.experiment.clone();
+    let spec = std::fs::read_to_string(exp.join("sweep.yaml"))
+        .or_else(|_| std::fs::read_to_string(first_dir.spec()))
+        .unwrap_or_default();
+    let description =
+        crate::spec::Spec::parse(&std::fs::read_to_string(first_dir.spec())?, "spec", &[])
+            .ok()
+            .and_then(|s| s.description);
+    let summaries: Vec<&Summary> = runs.iter().map(|(_, s)| s).collect();
+    let keys = compare::swept_keys(summaries.iter().copied());
+    let groups = compare::seed_groups(summaries.iter().copied())
+        .into_iter()
+        .map(|g| group(g, &keys))
+        .collect();
+    let speed = summaries
+        .iter()
+        .map(|s| Speed {
+            run: s.run.clone(),
+            parameters: s.parameters,
+            train_seconds: format!("{:.1}", s.train_seconds),
+            train_images_per_s: format!("{:.0}", s.train_images_per_s),
+            eval_images_per_s: format!("{:.0}", s.eval_images_per_s),
+            device: s
+                .provenance
+                .as_ref()
+                .map_or(s.device.clone(), |p| p.device_name.clone()),
+        })
+        .collect();
+    Ok(Experiment {
+        description,
+        data: format!(
+            "{}, {} pixels, {}×{}×{} (C×H×W), binarization: {}",
+            first.data, first.pixels, first.channels, first.height, first.width, first.binarization
+        ),
+        runs: runs.len(),
+        failed: summaries
+            .iter()
+            .filter_map(|s| s.failure().map(|w| format!("{}: {w}", s.run)))
+            .collect(),
+        spec,
+        swept_keys: keys,
+        groups,
+        speed,
+        figures: draw_figures(exp, &name, &runs, out)?,
+        name,
+    })
+}
+
+fn group(g: SeedGroup, keys: &[String]) -> Group {
+    Group {
+        swept: keys
+            .iter()
+            .map(|k| {
+                g.swept
+                    .iter()
+                    .find(|w| &w.key == k)
+                    .map_or("—".into(), |w| w.value.clone())
+            })
+            .collect(),
+        model: g.model,
+        ordering: g.ordering,
+        seeds: g.seeds,
+        nll: format!("{:.3} ± {:.3}", g.nll.0, g.nll.1),
+        bpd: format!("{:.4} ± {:.4}", g.bpd.0, g.bpd.1),
+    }
+}
+
+/// Draws (PNG + SVG) or copies every figure of one experiment into `out`.
+fn draw_figures(
+    exp: &Path,
+    name: &str,
+    runs: &[(RunDir, Summary)],
+    out: &Path,
+) -> Result<Vec<Figure>> {
+    let colours = Colours {
+        orderings: compare::orderings(runs.iter().map(|(_, s)| s)),
+    };
+    let mut figs = Vec::new();
+    let curves = out.join(format!("{name}-val-nll.png"));
+    figures::small_multiples(
+        &compare::curve_panels(runs),
+        &colours,
+        Kind::Curves,
+        &format!("{name}: validation NLL"),
+        &curves,
+    )?;
+    figs.push(figure(
+        "Validation NLL",
+        "One panel per model and swept values; colour = ordering; one line per seed.",
+        &curves,
+        true,
+    )?);
+    let spread = out.join(format!("{name}-test-nll.png"));
+    let panels = compare::spread_panels(runs.iter().map(|(_, s)| s), &colours);
+    figures::small_multiples(
+        &panels,
+        &colours,
+        Kind::Spread,
+        &format!("{name}: test NLL"),
+        &spread,
+    )?;
+    figs.push(figure(
+        "Test NLL per ordering",
+        "Dots: seeds; bar: their mean (best-validation checkpoint).",
+        &spread,
+        true,
+    )?);
+    let samples = exp.join("samples.png");
+    if samples.is_file() {
+        let to = out.join(format!("{name}-samples.png"));
+        std::fs::copy(&samples, &to)
+            .with_context(|| format!("cannot copy `{}`", samples.display()))?;
+        figs.push(figure(
+            "Samples",
+            "The first row of each run's last sample grid (fixed sampling seed).",
+            &to,
+            false,
+        )?);
+    }
+    let specs: Vec<OrderSpec> = colours
+        .orderings
+        .iter()
+        .filter_map(|o| o.parse().ok())
+        .collect();
+    if let (false, Some((_, s))) = (specs.is_empty(), runs.first()) {
+        let to = out.join(format!("{name}-orderings.png"));
+        crate::order::render::render_overview_with_svg(&specs, s.height, s.width, &to)?;
+        figs.push(figure(
+            "Orderings",
+            "Each ordering's visiting path (dark blue first, yellow last; red dot: start).",
+            &to,
+            true,
+        )?);
+    }
+    for entry in std::fs::read_dir(exp)?.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        if file.contains("receptive") && file.ends_with(".png") {
+            let to = out.join(format!("{name}-{file}"));
+            std::fs::copy(entry.path(), &to)?;
+            figs.push(figure("Receptive fields", "Gradient magnitude of one conditional over the input pixels (`arlab receptive-field`).", &to, false)?);
+        }
+    }
+    Ok(figs)
+}
+
+fn figure(title: &str, caption: &str, png: &Path, svg: bool) -> Result<Figure> {
+    let bytes = std::fs::read(png).with_context(|| format!("cannot read `{}`", png.display()))?;
+    let file = |p: &Path| {
+        p.file_name()
+            .map(|f| f.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    };
+    Ok(Figure {
+        title: title.into(),
+        caption: caption.into(),
+        png: file(png),
+        svg: svg.then(|| file(&png.with_extension("svg"))),
+        data_uri: format!(
+            "data:image/png;base64,{}",
+            base64::engine::general_purpose::STANDARD.encode(bytes)
+        ),
+    })
+}
