@@ -244,6 +244,18 @@ fn draw_figures(
             false,
         )?);
     }
+    let ensembles = exp.join("ensemble_nll.png");
+    if ensembles.is_file() {
+        let to = out.join(format!("{name}-ensemble-nll.png"));
+        std::fs::copy(&ensembles, &to)
+            .with_context(|| format!("cannot copy `{}`", ensembles.display()))?;
+        figs.push(figure(
+            "Ensembles over orderings",
+            "Test NLL of the ensemble of the first N orderings (eval.orderings); crosses: single orderings, dashed: their mean, dotted: runs trained under one ordering.",
+            &to,
+            false,
+        )?);
+    }
     let specs: Vec<OrderSpec> = colours
         .orderings
         .iter()
