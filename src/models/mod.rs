@@ -12,6 +12,7 @@
 //! Adding a model: one file with its `Config` (serde, defaults, checks,
 //! label, closed-form parameter count, build) implementing [`ModelDef`], and
 //! one line in the `models!` list below.
+pub mod cached;
 mod diagonal_bilstm;
 mod fvsbn;
 mod gated_pixelcnn;
