@@ -205,15 +205,12 @@ pub fn random_images(shape: ImageShape, batch: usize, device: Device) -> Tensor 
     Tensor::randint(levels, dims, (Kind::Float, device))
 }
 
-/// One training step as in [`crate::train`]: loss = −mean log p(x),
-/// backward, Adam.
+/// One training step as in [`crate::train`]: the model's training loss
+/// (−mean log p(x), or its own gradient), backward, Adam.
 fn train_step(model: &dyn DensityModel, adam: &mut Adam, x: &Tensor) {
-    let log_p = model
-        .log_probs(x)
-        .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float);
-    let loss = -log_p.mean(Kind::Float);
+    let loss = model.training_loss(x, 0);
     adam.zero_grad();
-    loss.backward();
+    loss.objective.backward();
     adam.step(1e-3);
 }
 

@@ -20,6 +20,7 @@ mod heads;
 mod independent;
 pub mod layers;
 mod nade;
+mod nade_kernel;
 mod pixelcnn;
 mod raster;
 mod row_lstm;
@@ -84,14 +85,7 @@ pub trait DensityModel {
     /// that draw an ordering or a mask per minibatch. The default is the mean
     /// negative log-likelihood under the model's ordering.
     fn training_loss(&self, x: &Tensor, _draw: u64) -> Loss {
-        let nll = -self
-            .log_probs(x)
-            .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float)
-            .mean(Kind::Float);
-        Loss {
-            objective: nll.shallow_clone(),
-            nll,
-        }
+        mean_nll_loss(self, x)
     }
 
     /// Free parameters.
@@ -103,6 +97,18 @@ pub trait DensityModel {
     fn shape(&self) -> ImageShape;
 
     fn device(&self) -> tch::Device;
+}
+
+/// The default training loss: the mean negative log-likelihood of `x`.
+pub fn mean_nll_loss<M: DensityModel + ?Sized>(model: &M, x: &Tensor) -> Loss {
+    let nll = -model
+        .log_probs(x)
+        .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float)
+        .mean(Kind::Float);
+    Loss {
+        objective: nll.shallow_clone(),
+        nll,
+    }
 }
 
 /// A minibatch's training loss.
