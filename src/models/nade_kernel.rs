@@ -223,31 +223,24 @@ fn forward<T: Real>(p: &Params<T>, x: &[T], mut hs: Option<&mut Vec<T>>, l: &mut
         };
         l[t] = p.b[t] + sigmoid_dot(&a, ht, &p.v[t * h..(t + 1) * h]);
         if x[t] != T::default() {
-            let wt = &p.w[t * h..(t + 1) * h];
-            a.iter_mut().zip(wt).for_each(|(a, &w)| *a += x[t] * w);
+            axpy(&mut a, x[t], &p.w[t * h..(t + 1) * h]);
         }
     }
 }
 
-/// `h = σ(a)` and `v · h`, with 8 partial sums so that the loop vectorizes.
+/// `h = σ(a)` and `v · h` (two loops that vectorize; the dot product in 8
+/// partial sums).
 #[inline(always)]
 fn sigmoid_dot<T: Real>(a: &[T], h: &mut [T], v: &[T]) -> T {
+    h.iter_mut().zip(a).for_each(|(h, &a)| *h = a.sigmoid());
     let mut acc = [T::default(); 8];
-    let n = a.len() - a.len() % 8;
-    for ((a8, h8), v8) in a[..n]
-        .chunks_exact(8)
-        .zip(h[..n].chunks_exact_mut(8))
-        .zip(v[..n].chunks_exact(8))
-    {
+    let (h8, v8) = (h.chunks_exact(8), v.chunks_exact(8));
+    let tail: T =
+        (h8.remainder().iter().zip(v8.remainder())).fold(T::default(), |s, (&h, &v)| s + v * h);
+    for (h8, v8) in h8.zip(v8) {
         for k in 0..8 {
-            h8[k] = a8[k].sigmoid();
             acc[k] += v8[k] * h8[k];
         }
-    }
-    let mut tail = T::default();
-    for j in n..a.len() {
-        h[j] = a[j].sigmoid();
-        tail += v[j] * h[j];
     }
     let pairs = [
         acc[0] + acc[4],
@@ -266,17 +259,31 @@ fn backward<T: Real>(p: &Params<T>, x: &[T], hs: &[T], l: &[T], g: &mut Grads<T>
     for t in (0..x.len()).rev() {
         let rows = t * h..(t + 1) * h;
         if x[t] != T::default() {
-            let gw = &mut g.w[rows.clone()];
-            gw.iter_mut().zip(&sum).for_each(|(gw, &s)| *gw += x[t] * s);
+            axpy(&mut g.w[rows.clone()], x[t], &sum);
         }
         g.loss += (l[t].softplus() - x[t] * l[t]).to_f64();
         let delta = l[t].sigmoid() - x[t];
         g.b[t] += delta;
         let (ht, vt, gv) = (&hs[rows.clone()], &p.v[rows.clone()], &mut g.v[rows]);
-        for j in 0..h {
-            gv[j] += delta * ht[j];
-            sum[j] += delta * vt[j] * (ht[j] * (T::ONE - ht[j]));
-        }
+        axpy(gv, delta, ht);
+        add_sigmoid_grad(&mut sum, delta, vt, ht);
     }
-    g.c.iter_mut().zip(&sum).for_each(|(gc, &s)| *gc += s);
+    axpy(&mut g.c, T::ONE, &sum);
+}
+
+// Small loops as functions of their own: their slice arguments cannot
+// alias, so they vectorize when inlined.
+
+/// `y += a·x`.
+#[inline(always)]
+fn axpy<T: Real>(y: &mut [T], a: T, x: &[T]) {
+    y.iter_mut().zip(x).for_each(|(y, &x)| *y += a * x);
+}
+
+/// `s += δ·v ⊙ h ⊙ (1 − h)`: ∂a_t = δ_t V_t ⊙ σ'(a_t), added to the running sum.
+#[inline(always)]
+fn add_sigmoid_grad<T: Real>(s: &mut [T], delta: T, v: &[T], h: &[T]) {
+    for (s, (&v, &h)) in s.iter_mut().zip(v.iter().zip(h)) {
+        *s += delta * v * (h * (T::ONE - h));
+    }
 }
