@@ -71,6 +71,13 @@ pub trait DensityModel {
     /// `u[:, c, i]` (so the same uniforms give the same images).
     fn sample_with(&self, u: &Tensor) -> Tensor;
 
+    /// The reference sampler: the same draws as `sample_with` by the
+    /// plainest computation (the image models: the whole network once per
+    /// pixel and channel, no caches). Default: `sample_with`.
+    fn sample_naive_with(&self, u: &Tensor) -> Tensor {
+        self.sample_with(u)
+    }
+
     /// `n` images `[n, C, H, W]` drawn with the given seed. Does not touch
     /// libtorch's global random generator.
     fn sample(&self, n: i64, seed: u64) -> Tensor {

@@ -78,14 +78,6 @@ impl Raster {
 }
 
 impl Raster {
-    /// Ancestral sampling with the whole network once per pixel and channel
-    /// (the reference that the cached sampler must match).
-    pub fn sample_naive(&self, u: &Tensor) -> Tensor {
-        let _guard = tch::no_grad_guard();
-        let uy = self.dihedral.apply(&u.to_kind(self.kind)).contiguous();
-        self.dihedral.invert_at(&self.sample_naive_on(&uy), 2)
-    }
-
     /// Naive sampling on transformed uniforms `uy`: the network on the rows
     /// up to the current one (outputs never read rows below, so the cut is
     /// exact).
@@ -163,6 +155,12 @@ impl DensityModel for Raster {
                 .invert_at(&self.sample_cached(&uy, sampler.as_mut()), 2),
             None => self.dihedral.invert_at(&self.sample_naive_on(&uy), 2),
         }
+    }
+
+    fn sample_naive_with(&self, u: &Tensor) -> Tensor {
+        let _guard = tch::no_grad_guard();
+        let uy = self.dihedral.apply(&u.to_kind(self.kind)).contiguous();
+        self.dihedral.invert_at(&self.sample_naive_on(&uy), 2)
     }
 
     fn num_params(&self) -> i64 {

@@ -1037,7 +1037,7 @@ fn cached_sampling_draws_what_naive_sampling_draws() {
                     shape.width as i64,
                 ];
                 let u = Tensor::rand(dims, (Kind::Double, Device::Cpu));
-                let (cached, naive) = (model.sample_with(&u), model.sample_naive(&u));
+                let (cached, naive) = (model.sample_with(&u), model.sample_naive_with(&u));
                 assert!(
                     cached.equal(&naive),
                     "{} / {ordering} / {:?}: cached and naive samples differ",
