@@ -5,9 +5,10 @@
 //! l_t = b_t + V_t · h_t and the loss Σ_t softplus(l_t) − x_t l_t:
 //! δ_t = σ(l_t) − x_t, ∂b_t = δ_t, ∂V_t = δ_t h_t,
 //! ∂a_t = δ_t V_t ⊙ h_t ⊙ (1 − h_t), ∂c = Σ_t ∂a_t and
-//! ∂W_s = x_s Σ_{t>s} ∂a_t, accumulated backwards over t. A thread keeps
-//! one image's h_t (D·H) and its own gradient sums (2·D·H + D + H): memory
-//! O(threads · D·H), never B×D×H. Each step is a few loops over H that the
+//! ∂W_s = x_s Σ_{t>s} ∂a_t, accumulated backwards over t, where a_t comes
+//! back from the final running sum by subtracting W_t x_t (nothing of size
+//! D·H is stored per image). A thread keeps its own gradient sums
+//! (2·D·H + D + H): memory O(threads · D·H), never B×D×H. Each step is a few loops over H that the
 //! compiler vectorizes (with AVX2 where the CPU has it).
 use std::ops::{Add, AddAssign, Mul, Sub};
 
@@ -174,7 +175,7 @@ fn logits_of<T: Real>(p: &Params<T>, images: &[T]) -> Vec<T> {
     let d = p.b.len();
     let mut out = vec![T::default(); images.len()];
     for (xi, li) in images.chunks(d).zip(out.chunks_mut(d)) {
-        forward(p, xi, None, li);
+        forward(p, xi, li);
     }
     out
 }
@@ -183,10 +184,10 @@ fn logits_of<T: Real>(p: &Params<T>, images: &[T]) -> Vec<T> {
 fn grads_of<T: Real>(p: &Params<T>, images: &[T]) -> Grads<T> {
     let (d, h) = (p.b.len(), p.c.len());
     let mut g = Grads::zeros(d, h);
-    let (mut hs, mut l) = (vec![T::default(); d * h], vec![T::default(); d]);
+    let mut l = vec![T::default(); d];
     for xi in images.chunks(d) {
-        forward(p, xi, Some(&mut hs), &mut l);
-        backward(p, xi, &hs, &l, &mut g);
+        let a = forward(p, xi, &mut l);
+        backward(p, xi, a, &l, &mut g);
     }
     g
 }
@@ -210,22 +211,20 @@ fn in_parallel<T: Real, R: Send>(x: &[T], d: usize, work: impl Fn(&[T]) -> R + S
     })
 }
 
-/// One image: the logits `l` `[D]`, and every h_t into `hs` `[D·H]` if given.
+/// One image: the logits `l` `[D]`; returns the running sum after the
+/// last step, c + Σ_s W_s x_s.
 #[inline(always)]
-fn forward<T: Real>(p: &Params<T>, x: &[T], mut hs: Option<&mut Vec<T>>, l: &mut [T]) {
+fn forward<T: Real>(p: &Params<T>, x: &[T], l: &mut [T]) -> Vec<T> {
     let h = p.c.len();
     let mut a = p.c.to_vec();
-    let mut row = vec![T::default(); h];
+    let mut ht = vec![T::default(); h];
     for t in 0..x.len() {
-        let ht = match hs.as_deref_mut() {
-            Some(all) => &mut all[t * h..(t + 1) * h],
-            None => &mut row[..],
-        };
-        l[t] = p.b[t] + sigmoid_dot(&a, ht, &p.v[t * h..(t + 1) * h]);
+        l[t] = p.b[t] + sigmoid_dot(&a, &mut ht, &p.v[t * h..(t + 1) * h]);
         if x[t] != T::default() {
             axpy(&mut a, x[t], &p.w[t * h..(t + 1) * h]);
         }
     }
+    a
 }
 
 /// `h = σ(a)` and `v · h` (two loops that vectorize; the dot product in 8
@@ -251,22 +250,26 @@ fn sigmoid_dot<T: Real>(a: &[T], h: &mut [T], v: &[T]) -> T {
     (pairs[0] + pairs[2]) + (pairs[1] + pairs[3]) + tail
 }
 
-/// One image's gradient, added to `g`: backwards over t, `sum` = Σ_{t'>t} ∂a_t'.
+/// One image's gradient, added to `g`: backwards over t from the final
+/// running sum `a`, which gives a_t back by subtracting W_t x_t (so no h_t
+/// is stored); `sum` = Σ_{t'>t} ∂a_t'.
 #[inline(always)]
-fn backward<T: Real>(p: &Params<T>, x: &[T], hs: &[T], l: &[T], g: &mut Grads<T>) {
+fn backward<T: Real>(p: &Params<T>, x: &[T], mut a: Vec<T>, l: &[T], g: &mut Grads<T>) {
     let h = p.c.len();
-    let mut sum = vec![T::default(); h];
+    let (mut sum, mut ht) = (vec![T::default(); h], vec![T::default(); h]);
     for t in (0..x.len()).rev() {
         let rows = t * h..(t + 1) * h;
         if x[t] != T::default() {
             axpy(&mut g.w[rows.clone()], x[t], &sum);
+            axpy(&mut a, T::default() - x[t], &p.w[rows.clone()]);
         }
+        ht.iter_mut().zip(&a).for_each(|(h, &a)| *h = a.sigmoid());
         g.loss += (l[t].softplus() - x[t] * l[t]).to_f64();
         let delta = l[t].sigmoid() - x[t];
         g.b[t] += delta;
-        let (ht, vt, gv) = (&hs[rows.clone()], &p.v[rows.clone()], &mut g.v[rows]);
-        axpy(gv, delta, ht);
-        add_sigmoid_grad(&mut sum, delta, vt, ht);
+        let (vt, gv) = (&p.v[rows.clone()], &mut g.v[rows]);
+        axpy(gv, delta, &ht);
+        add_sigmoid_grad(&mut sum, delta, vt, &ht);
     }
     axpy(&mut g.c, T::ONE, &sum);
 }
