@@ -1,6 +1,8 @@
 //! NADE throughput on this machine: training (forward + backward + Adam) and
-//! evaluation images/s for several block lengths of the batched running sum
-//! (block 1 = a per-step loop), plus sampling.
+//! evaluation images/s of the CPU kernel (`training_loss`, and `log_prob`
+//! without autograd; also per CPU-second, a figure that a busy machine
+//! disturbs less), and of the libtorch formulation for several block lengths
+//! of the batched running sum (block 1 = a per-step loop), plus sampling.
 //!
 //! `cargo bench --bench nade` (env: NADE_H=500, NADE_BATCHES="100 512",
 //! NADE_BLOCKS="1 14 28 56 112", NADE_SECONDS=4).
@@ -37,6 +39,7 @@ fn main() {
         let x = Tensor::rand([batch as i64, 1, 28, 28], (Kind::Float, Device::Cpu))
             .gt(0.5)
             .to_kind(Kind::Float);
+        kernel_rates(&x, h, seconds);
         for block in env_list("NADE_BLOCKS", "1 14 28 56 112") {
             let vs = nn::VarStore::new(Device::Cpu);
             let model = Permuted::new(
@@ -79,4 +82,51 @@ fn rate(seconds: f64, batch: usize, mut step: impl FnMut()) -> f64 {
         n += batch;
     }
     n as f64 / t.elapsed().as_secs_f64()
+}
+
+/// The CPU kernel's training and evaluation rates at this batch: per second
+/// and per CPU-second (all threads' CPU time).
+fn kernel_rates(x: &Tensor, h: usize, seconds: f64) {
+    let vs = nn::VarStore::new(Device::Cpu);
+    let shape = ImageShape::new(PixelForm::Binary, 28, 28);
+    let model = Permuted::new(
+        Nade::new(&vs.root(), 784, h),
+        (0..784).collect(),
+        shape,
+        Device::Cpu,
+    );
+    let mut opt = nn::Adam::default().build(&vs, 1e-3).unwrap();
+    let batch = x.size()[0] as usize;
+    let (cpu, train) = (cpu_seconds(), Instant::now());
+    let train_rate = rate(seconds, batch, || {
+        let loss = model.training_loss(x, 0);
+        opt.zero_grad();
+        loss.objective.backward();
+        opt.step();
+    });
+    let train_cpu = (train.elapsed().as_secs_f64() * train_rate) / (cpu_seconds() - cpu);
+    let (cpu, eval) = (cpu_seconds(), Instant::now());
+    let eval_rate = rate(seconds, batch, || {
+        let _g = tch::no_grad_guard();
+        let _ = model.log_prob(x);
+    });
+    let eval_cpu = (eval.elapsed().as_secs_f64() * eval_rate) / (cpu_seconds() - cpu);
+    println!(
+        "{batch:>6} {:>6} {train_rate:>14.0} {eval_rate:>14.0}   per CPU-second: train {train_cpu:.0}, eval {eval_cpu:.0}",
+        "kernel"
+    );
+}
+
+/// This process's user + system CPU seconds (/proc/self/stat, 100 ticks/s).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
 }

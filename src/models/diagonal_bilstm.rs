@@ -22,6 +22,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
+use super::cached::{OutputLayers, PixelSampler, Plane, PointConv};
 use super::layers::{groups, shift_down, Mask, MaskedConv2d};
 use super::row_lstm::{lstm_cell, Arch, Sizes};
 use super::{DensityModel, Head, ModelDef, Orderings, Raster, RasterNet};
@@ -213,5 +214,140 @@ impl RasterNet for DiagonalBiLstm {
             .map(|l| l.left.num_params() + l.right.num_params() + l.up.num_params())
             .sum();
         self.first.num_params() + layers + self.out1.num_params() + self.out2.num_params()
+    }
+
+    fn sampler(&self, batch: i64, height: i64, width: i64) -> Option<Box<dyn PixelSampler + '_>> {
+        if !self.shift_backward {
+            return None; // the unshifted variant is not causal: nothing to sample
+        }
+        let like = (self.first.bias().kind(), self.first.bias().device());
+        let [f, c_in] = self.first.masked_weight().size()[..2] else {
+            unreachable!("conv weights are [out, in, kh, kw]")
+        };
+        let zeros = |n: i64, w: i64| Tensor::zeros([batch, n, w], like);
+        Some(Box::new(Sampler {
+            image: Plane::new([batch, c_in, height, width], 3, 3, like),
+            first: PointConv::new(&self.first),
+            layers: (self.layers.iter())
+                .map(|l| LayerSampler {
+                    left: StepSampler::new(&l.left),
+                    right: StepSampler::new(&l.right),
+                    up: PointConv::new(&l.up),
+                    input: zeros(f, width),
+                    h: zeros(f / 2, width + 1),
+                    c: zeros(f / 2, width + 1),
+                    h_above: zeros(f / 2, width),
+                    right_above: zeros(f / 2, width),
+                })
+                .collect(),
+            out: OutputLayers::new(&self.out1, &self.out2),
+            row: -1,
+        }))
+    }
+}
+
+/// One direction's LSTM step at one position: from the layer's input there
+/// and the states of its two predecessors (above, and before it in the row).
+struct StepSampler {
+    i2s: PointConv,
+    /// `[2h, 4h]`: the 2×1 state-to-state taps, input interleaved (above, before).
+    s2s: Tensor,
+}
+
+impl StepSampler {
+    fn new(d: &Direction) -> StepSampler {
+        let gates = d.s2s.size()[0];
+        StepSampler {
+            i2s: PointConv::new(&d.i2s),
+            s2s: d.s2s.detach().reshape([gates, -1]).tr().contiguous(),
+        }
+    }
+
+    /// `(h, c)` at a position from its input `y` `[B, 2h]`, the h above
+    /// and the `(h, c)` before it, `[B, h]`.
+    fn step(&self, y: &Tensor, above: &Tensor, before: (&Tensor, &Tensor)) -> (Tensor, Tensor) {
+        let from_before = Tensor::stack(&[above, before.0], 2)
+            .flatten(1, -1)
+            .mm(&self.s2s);
+        lstm_cell(&(self.i2s.apply(y) + from_before), before.1)
+    }
+}
+
+/// One layer at one position: the left-to-right stream position by
+/// position; the right-to-left stream of a row once the row is complete
+/// (row r reads the row above's only, through the down-shift).
+struct LayerSampler {
+    left: StepSampler,
+    right: StepSampler,
+    up: PointConv,
+    /// The layer's input on the current row, `[B, 2h, W]`.
+    input: Tensor,
+    /// The left-to-right h and cell states of the current row at columns
+    /// −1.. (a zero column first), `[B, h, W + 1]`.
+    h: Tensor,
+    c: Tensor,
+    /// The left-to-right h of the row above, `[B, h, W]`.
+    h_above: Tensor,
+    /// The right-to-left h of the row above, `[B, h, W]` (zeros above row 0).
+    right_above: Tensor,
+}
+
+impl LayerSampler {
+    /// Ends a completed row: its right-to-left scan (from the right edge,
+    /// reading the scan of the row before it), and its left-to-right h
+    /// becomes the row above.
+    fn end_row(&mut self) {
+        let width = self.input.size()[2];
+        let mut before = (self.right_above.select(2, 0).zeros_like(), Tensor::new());
+        before.1 = before.0.zeros_like();
+        let right = self.right_above.zeros_like();
+        for j in (0..width).rev() {
+            let (y, above) = (self.input.select(2, j), self.right_above.select(2, j));
+            before = self.right.step(&y, &above, (&before.0, &before.1));
+            right.select(2, j).copy_(&before.0);
+        }
+        self.right_above = right;
+        self.h_above = self.h.narrow(2, 1, width).copy();
+    }
+
+    /// The layer's output `[B, 2h]` at column c of the current row from its input `y`.
+    fn at(&mut self, c: i64, y: &Tensor) -> Tensor {
+        self.input.select(2, c).copy_(y);
+        let before = (self.h.select(2, c), self.c.select(2, c));
+        let (h, cell) = self
+            .left
+            .step(y, &self.h_above.select(2, c), (&before.0, &before.1));
+        self.h.select(2, c + 1).copy_(&h);
+        self.c.select(2, c + 1).copy_(&cell);
+        self.up.apply(&(h + self.right_above.select(2, c))) + y
+    }
+}
+
+/// Diagonal BiLSTM one position at a time, carrying both streams' states.
+struct Sampler {
+    image: Plane,
+    first: PointConv,
+    layers: Vec<LayerSampler>,
+    out: OutputLayers,
+    row: i64,
+}
+
+impl PixelSampler for Sampler {
+    fn put(&mut self, r: i64, c: i64, pixel: &Tensor) {
+        self.image.set(r, c, pixel);
+    }
+
+    fn at(&mut self, r: i64, c: i64) -> Tensor {
+        if r != self.row {
+            if r > 0 {
+                self.layers.iter_mut().for_each(LayerSampler::end_row);
+            }
+            self.row = r;
+        }
+        let mut y = self.first.at(&self.image, r, c);
+        for layer in &mut self.layers {
+            y = layer.at(c, &y);
+        }
+        self.out.apply(&y)
     }
 }

@@ -9,6 +9,7 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
+use super::cached::{OutputLayers, PixelSampler, Plane, PointConv};
 use super::layers::{gate, groups, shift_down, Mask, MaskedConv2d, UpConv2d};
 use super::{check_sizes, DensityModel, Head, ModelDef, Orderings, Preset, Raster, RasterNet};
 use crate::data::ImageShape;
@@ -217,5 +218,128 @@ impl RasterNet for GatedPixelCnn {
     fn num_params(&self) -> i64 {
         let layers: i64 = self.layers.iter().map(Layer::num_params).sum();
         layers + self.out1.num_params() + self.out2.num_params()
+    }
+
+    fn sampler(&self, batch: i64, height: i64, width: i64) -> Option<Box<dyn PixelSampler + '_>> {
+        let like = (self.out1.bias().kind(), self.out1.bias().device());
+        let reach = self.layers[0].v_conv.reach();
+        let plane = |features: i64, top: i64| {
+            Plane::new([batch, features, height, width], top, reach, like)
+        };
+        let c_in = self.layers[0].h_conv.masked_weight().size()[1];
+        let h = self.layers[0].h_out.bias().size()[0];
+        Some(Box::new(Sampler {
+            net: self,
+            image: plane(c_in, reach),
+            v_in: (1..self.layers.len()).map(|_| plane(h, reach)).collect(),
+            h_in: (1..self.layers.len()).map(|_| plane(h, 0)).collect(),
+            h_conv: self
+                .layers
+                .iter()
+                .map(|l| PointConv::new(&l.h_conv))
+                .collect(),
+            h_out: self
+                .layers
+                .iter()
+                .map(|l| PointConv::new(&l.h_out))
+                .collect(),
+            skip: self
+                .layers
+                .iter()
+                .map(|l| PointConv::new(&l.skip))
+                .collect(),
+            v_to_h: Vec::new(),
+            out: OutputLayers::new(&self.out1, &self.out2),
+            zero_row: Tensor::zeros([batch, 2 * h, 1, width], like),
+            row: -1,
+        }))
+    }
+}
+
+/// Gated PixelCNN incrementally: the vertical stack a row at a time (row
+/// r − 1 once it is complete: row r only reads it through the down-shift),
+/// the horizontal stack and the output at one position.
+struct Sampler<'a> {
+    net: &'a GatedPixelCnn,
+    /// The input of layer 0's both stacks.
+    image: Plane,
+    /// The vertical and horizontal inputs of layers 1.. .
+    v_in: Vec<Plane>,
+    h_in: Vec<Plane>,
+    h_conv: Vec<PointConv>,
+    h_out: Vec<PointConv>,
+    skip: Vec<PointConv>,
+    /// Each layer's shifted vertical contribution to the current row, `[B, 2h, W]`.
+    v_to_h: Vec<Tensor>,
+    out: OutputLayers,
+    /// The vertical pre-activations above row 0: zeros, `[B, 2h, 1, W]`.
+    zero_row: Tensor,
+    row: i64,
+}
+
+impl Sampler<'_> {
+    /// The vertical stack of row r − 1 (zeros above row 0), as every
+    /// layer's contribution to row r.
+    fn start_row(&mut self, r: i64) {
+        self.v_to_h.clear();
+        for (l, layer) in self.net.layers.iter().enumerate() {
+            let v_pre = match r {
+                0 => self.zero_row.shallow_clone(),
+                _ => {
+                    let input = if l == 0 {
+                        &self.image
+                    } else {
+                        &self.v_in[l - 1]
+                    };
+                    layer.v_conv.valid(&input.window(
+                        r - 1,
+                        layer.v_conv.reach(),
+                        layer.v_conv.reach(),
+                    ))
+                }
+            };
+            if r > 0 && l + 1 < self.net.layers.len() {
+                self.v_in[l].set_row(r - 1, &gate(&v_pre).squeeze_dim(2));
+            }
+            self.v_to_h.push(v_pre.apply(&layer.v_to_h).squeeze_dim(2));
+        }
+        self.row = r;
+    }
+}
+
+impl PixelSampler for Sampler<'_> {
+    fn put(&mut self, r: i64, c: i64, pixel: &Tensor) {
+        self.image.set(r, c, pixel);
+    }
+
+    fn at(&mut self, r: i64, c: i64) -> Tensor {
+        if r != self.row {
+            self.start_row(r);
+        }
+        let mut skips: Option<Tensor> = None;
+        let mut h = Tensor::new();
+        for l in 0..self.net.layers.len() {
+            let input = if l == 0 {
+                &self.image
+            } else {
+                &self.h_in[l - 1]
+            };
+            let h_pre = self.h_conv[l].at(input, r, c) + self.v_to_h[l].select(2, c);
+            let h_gated = gate(&h_pre);
+            let mut h_new = self.h_out[l].apply(&h_gated);
+            if self.net.layers[l].residual {
+                h_new += &h;
+            }
+            let s = self.skip[l].apply(&h_gated);
+            skips = Some(match skips {
+                None => s,
+                Some(total) => total + s,
+            });
+            if l + 1 < self.net.layers.len() {
+                self.h_in[l].set(r, c, &h_new);
+            }
+            h = h_new;
+        }
+        self.out.apply(&skips.expect("at least one layer"))
     }
 }

@@ -127,8 +127,23 @@ impl MaskedConv2d {
     }
 
     pub fn forward(&self, x: &Tensor) -> Tensor {
-        let w = &self.weight * self.mask.to_kind(self.weight.kind());
-        x.conv2d(&w, Some(&self.bias), [1, 1], self.padding, [1, 1], 1)
+        x.conv2d(
+            &self.masked_weight(),
+            Some(&self.bias),
+            [1, 1],
+            self.padding,
+            [1, 1],
+            1,
+        )
+    }
+
+    /// The weights times the mask, `[out, in, kh, kw]`.
+    pub fn masked_weight(&self) -> Tensor {
+        &self.weight * self.mask.to_kind(self.weight.kind())
+    }
+
+    pub fn bias(&self) -> &Tensor {
+        &self.bias
     }
 
     /// The locally masked convolution: every output position's patch
@@ -177,14 +192,18 @@ impl UpConv2d {
 
     pub fn forward(&self, x: &Tensor) -> Tensor {
         let p = self.k / 2;
-        x.constant_pad_nd([p, p, p, 0]).conv2d(
-            &self.weight,
-            Some(&self.bias),
-            [1, 1],
-            [0, 0],
-            [1, 1],
-            1,
-        )
+        self.valid(&x.constant_pad_nd([p, p, p, 0]))
+    }
+
+    /// The convolution without padding: on rows r − k/2 ..= r of a map
+    /// padded k/2 columns on either side, row r of the output.
+    pub fn valid(&self, x: &Tensor) -> Tensor {
+        x.conv2d(&self.weight, Some(&self.bias), [1, 1], [0, 0], [1, 1], 1)
+    }
+
+    /// Rows above the centre that the kernel reads (k/2).
+    pub fn reach(&self) -> i64 {
+        self.k / 2
     }
 
     pub fn num_params(&self) -> i64 {

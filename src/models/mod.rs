@@ -12,6 +12,7 @@
 //! Adding a model: one file with its `Config` (serde, defaults, checks,
 //! label, closed-form parameter count, build) implementing [`ModelDef`], and
 //! one line in the `models!` list below.
+pub mod cached;
 mod diagonal_bilstm;
 mod fvsbn;
 mod gated_pixelcnn;
@@ -22,6 +23,7 @@ mod local;
 mod made;
 mod nade;
 mod oanade;
+mod nade_kernel;
 mod pixelcnn;
 mod raster;
 mod rnade;
@@ -74,6 +76,13 @@ pub trait DensityModel {
     /// `u[:, c, i]` (so the same uniforms give the same images).
     fn sample_with(&self, u: &Tensor) -> Tensor;
 
+    /// The reference sampler: the same draws as `sample_with` by the
+    /// plainest computation (the image models: the whole network once per
+    /// pixel and channel, no caches). Default: `sample_with`.
+    fn sample_naive_with(&self, u: &Tensor) -> Tensor {
+        self.sample_with(u)
+    }
+
     /// `n` images `[n, C, H, W]` drawn with the given seed. Does not touch
     /// libtorch's global random generator.
     fn sample(&self, n: i64, seed: u64) -> Tensor {
@@ -88,14 +97,7 @@ pub trait DensityModel {
     /// that draw an ordering or a mask per minibatch. The default is the mean
     /// negative log-likelihood under the model's ordering.
     fn training_loss(&self, x: &Tensor, _draw: u64) -> Loss {
-        let nll = -self
-            .log_probs(x)
-            .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float)
-            .mean(Kind::Float);
-        Loss {
-            objective: nll.shallow_clone(),
-            nll,
-        }
+        mean_nll_loss(self, x)
     }
 
     /// How many members an ensemble of this trained model can have (`None`:
@@ -141,6 +143,18 @@ impl std::fmt::Display for Member {
             Member::Ordering(o) => write!(f, "{o}"),
             Member::Mask(k) => write!(f, "mask-{k}"),
         }
+    }
+}
+
+/// The default training loss: the mean negative log-likelihood of `x`.
+pub fn mean_nll_loss<M: DensityModel + ?Sized>(model: &M, x: &Tensor) -> Loss {
+    let nll = -model
+        .log_probs(x)
+        .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float)
+        .mean(Kind::Float);
+    Loss {
+        objective: nll.shallow_clone(),
+        nll,
     }
 }
 

@@ -14,10 +14,11 @@
 //! of `oanade.rs` instead.
 use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
-use tch::{nn, Tensor};
+use tch::{nn, Device, Kind, Tensor};
 
+use super::nade_kernel::{self, Params, Real};
 use super::oanade::OaNade;
-use super::{DensityModel, ModelDef, Permuted, SeqNet};
+use super::{DensityModel, Loss, ModelDef, Permuted, SeqNet};
 use crate::data::ImageShape;
 use crate::order::{OrderSpec, RunOrdering};
 use crate::spec::PixelForm;
@@ -174,8 +175,10 @@ impl Nade {
     }
 }
 
-impl SeqNet for Nade {
-    fn logits(&self, xs: &Tensor) -> Tensor {
+impl Nade {
+    /// The logits by libtorch operations (autograd, any device): blocks
+    /// of `block` steps.
+    fn blocked_logits(&self, xs: &Tensor) -> Tensor {
         let batch = xs.size()[0];
         let mut carry = self.c.unsqueeze(0).expand([batch, -1], false);
         let mut out = Vec::with_capacity((self.d / self.block + 1) as usize);
@@ -196,6 +199,86 @@ impl SeqNet for Nade {
             start += len;
         }
         Tensor::cat(&out, 1)
+    }
+
+    /// Whether the CPU kernel ([`nade_kernel`]) runs this model: on the
+    /// CPU, in float32 or float64.
+    fn on_kernel(&self) -> bool {
+        self.w.device() == Device::Cpu && matches!(self.w.kind(), Kind::Float | Kind::Double)
+    }
+
+    /// The parameters as vectors of `T` (w, c, v, b).
+    fn param_vecs<T: Real>(&self) -> [Vec<T>; 4] {
+        let _guard = tch::no_grad_guard();
+        [&self.w, &self.c, &self.v, &self.b].map(|t| as_vec(t))
+    }
+
+    fn kernel_logits<T: Real>(&self, xs: &Tensor) -> Tensor {
+        let [w, c, v, b] = self.param_vecs::<T>();
+        let p = Params {
+            w: &w,
+            c: &c,
+            v: &v,
+            b: &b,
+        };
+        let out = nade_kernel::logits(&p, &as_vec::<T>(xs));
+        Tensor::from_slice(&out).view([-1, self.d])
+    }
+
+    /// The mean NLL and a surrogate objective whose gradient is the
+    /// kernel's hand-derived gradient of it.
+    fn kernel_loss<T: Real>(&self, xs: &Tensor) -> Loss {
+        let [w, c, v, b] = self.param_vecs::<T>();
+        let p = Params {
+            w: &w,
+            c: &c,
+            v: &v,
+            b: &b,
+        };
+        let g = nade_kernel::loss_and_grads(&p, &as_vec::<T>(xs));
+        let batch = xs.size()[0].max(1) as f64;
+        let params = [&self.w, &self.c, &self.v, &self.b];
+        let objective = [g.w, g.c, g.v, g.b]
+            .iter()
+            .zip(params)
+            .map(|(g, p)| {
+                (p * Tensor::from_slice(g).view(p.size().as_slice()) / batch).sum(p.kind())
+            })
+            .fold(
+                Tensor::zeros([], (self.w.kind(), Device::Cpu)),
+                |acc, term| acc + term,
+            );
+        Loss {
+            objective,
+            nll: Tensor::from(g.loss / batch).to_kind(Kind::Float),
+        }
+    }
+}
+
+/// A CPU tensor's values as a vector of `T`.
+fn as_vec<T: Real>(t: &Tensor) -> Vec<T> {
+    Vec::try_from(t.to_kind(T::KIND).contiguous().view(-1)).expect("a CPU tensor of T")
+}
+
+impl SeqNet for Nade {
+    fn logits(&self, xs: &Tensor) -> Tensor {
+        // The kernel has no autograd graph: only where none is needed.
+        let tracked = xs.requires_grad() || (&self.c * 1.0).requires_grad();
+        if self.on_kernel() && !tracked {
+            return match self.w.kind() {
+                Kind::Double => self.kernel_logits::<f64>(xs),
+                _ => self.kernel_logits::<f32>(xs),
+            };
+        }
+        self.blocked_logits(xs)
+    }
+
+    fn training_loss(&self, xs: &Tensor) -> Option<Loss> {
+        match (self.on_kernel(), self.w.kind()) {
+            (false, _) => None,
+            (true, Kind::Double) => Some(self.kernel_loss::<f64>(xs)),
+            (true, _) => Some(self.kernel_loss::<f32>(xs)),
+        }
     }
 
     fn sample(&self, u: &Tensor) -> Tensor {

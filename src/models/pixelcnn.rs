@@ -12,6 +12,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
+use super::cached::{OutputLayers, PixelSampler, Plane, PointConv};
 use super::layers::LocalMasks;
 use super::layers::{groups, Mask, MaskedConv2d};
 use super::local::{Local, LocalNet};
@@ -213,6 +214,59 @@ impl PixelCnn {
             .map(|b| b.down.num_params() + b.mid.num_params() + b.up.num_params())
             .sum();
         self.first.num_params() + blocks + self.out1.num_params() + self.out2.num_params()
+    }
+
+    fn sampler(&self, batch: i64, height: i64, width: i64) -> Option<Box<dyn PixelSampler + '_>> {
+        let like = (self.first.bias().kind(), self.first.bias().device());
+        let c_in = self.first.masked_weight().size()[1];
+        let plane = |features: i64, reach: i64| {
+            Plane::new([batch, features, height, width], reach, reach, like)
+        };
+        Some(Box::new(Sampler {
+            image: plane(c_in, 3),
+            first: PointConv::new(&self.first),
+            blocks: (self.blocks.iter())
+                .map(|b| BlockSampler {
+                    down: PointConv::new(&b.down),
+                    mid_in: plane(b.mid.masked_weight().size()[1], 1),
+                    mid: PointConv::new(&b.mid),
+                    up: PointConv::new(&b.up),
+                })
+                .collect(),
+            out: OutputLayers::new(&self.out1, &self.out2),
+        }))
+    }
+}
+
+/// A residual block at one position; `mid_in` caches the 3×3 layer's input.
+struct BlockSampler {
+    down: PointConv,
+    mid_in: Plane,
+    mid: PointConv,
+    up: PointConv,
+}
+
+/// PixelCNN one position at a time: every layer at (r, c) only, the 7×7
+/// and 3×3 layers reading their cached inputs.
+struct Sampler {
+    image: Plane,
+    first: PointConv,
+    blocks: Vec<BlockSampler>,
+    out: OutputLayers,
+}
+
+impl PixelSampler for Sampler {
+    fn put(&mut self, r: i64, c: i64, pixel: &Tensor) {
+        self.image.set(r, c, pixel);
+    }
+
+    fn at(&mut self, r: i64, c: i64) -> Tensor {
+        let mut y = self.first.at(&self.image, r, c);
+        for b in &mut self.blocks {
+            b.mid_in.set(r, c, &b.down.apply(&y.relu()).relu());
+            y = b.up.apply(&b.mid.at(&b.mid_in, r, c).relu()) + y;
+        }
+        self.out.apply(&y)
     }
 }
 

@@ -6,6 +6,7 @@
 use anyhow::{bail, Result};
 use tch::{nn, Device, Kind, Tensor};
 
+use super::cached::PixelSampler;
 use super::{DensityModel, Head};
 use crate::data::ImageShape;
 use crate::order::{Dihedral, OrderSpec};
@@ -17,6 +18,16 @@ pub trait RasterNet {
     /// input pixels before i in raster order and on channels < c of pixel i.
     fn forward(&self, x: &Tensor) -> Tensor;
     fn num_params(&self) -> i64;
+    /// An incremental sampler for `batch` images of `height × width`
+    /// (default: none; the adapter then runs the whole network per pixel).
+    fn sampler(
+        &self,
+        _batch: i64,
+        _height: i64,
+        _width: i64,
+    ) -> Option<Box<dyn PixelSampler + '_>> {
+        None
+    }
 }
 
 pub struct Raster {
@@ -66,22 +77,11 @@ impl Raster {
     }
 }
 
-impl DensityModel for Raster {
-    fn logits(&self, x: &Tensor) -> Tensor {
-        let y = self.dihedral.apply(x);
-        self.dihedral.invert_at(&self.net_logits(&y), 2)
-    }
-
-    fn head(&self) -> Head {
-        self.head
-    }
-
-    /// Ancestral sampling, the network once per pixel and channel (on the
-    /// rows up to the current one: outputs never read rows below, so the
-    /// cut is exact).
-    fn sample_with(&self, u: &Tensor) -> Tensor {
-        let _guard = tch::no_grad_guard();
-        let uy = self.dihedral.apply(&u.to_kind(self.kind)).contiguous();
+impl Raster {
+    /// Naive sampling on transformed uniforms `uy`: the network on the rows
+    /// up to the current one (outputs never read rows below, so the cut is
+    /// exact).
+    fn sample_naive_on(&self, uy: &Tensor) -> Tensor {
         let canvas = uy.zeros_like();
         let [_, c, h, w] = uy.size()[..] else {
             unreachable!("uniforms are [n, C, H, W]")
@@ -101,7 +101,66 @@ impl DensityModel for Raster {
                 }
             }
         }
-        self.dihedral.invert_at(&canvas, 2)
+        canvas
+    }
+
+    /// Cached sampling on transformed uniforms `uy`: the sampler gives the
+    /// outputs at each pixel; each drawn channel is put back before the next.
+    fn sample_cached(&self, uy: &Tensor, sampler: &mut dyn PixelSampler) -> Tensor {
+        let canvas = uy.zeros_like();
+        let [_, c, h, w] = uy.size()[..] else {
+            unreachable!("uniforms are [n, C, H, W]")
+        };
+        let k = self.head.params();
+        for r in 0..h {
+            for col in 0..w {
+                let (pixel, u) = (
+                    canvas.select(2, r).select(2, col),
+                    uy.select(2, r).select(2, col),
+                );
+                for ch in 0..c {
+                    let params = sampler.at(r, col).narrow(1, ch * k, k);
+                    pixel
+                        .select(1, ch)
+                        .copy_(&self.head.sample(&params, &u.select(1, ch)));
+                    sampler.put(r, col, &self.scale(&pixel));
+                }
+            }
+        }
+        canvas
+    }
+}
+
+impl DensityModel for Raster {
+    fn logits(&self, x: &Tensor) -> Tensor {
+        let y = self.dihedral.apply(x);
+        self.dihedral.invert_at(&self.net_logits(&y), 2)
+    }
+
+    fn head(&self) -> Head {
+        self.head
+    }
+
+    /// Ancestral sampling with the network's cached sampler when it has
+    /// one (each layer computed at the new position only), else naively.
+    fn sample_with(&self, u: &Tensor) -> Tensor {
+        let _guard = tch::no_grad_guard();
+        let uy = self.dihedral.apply(&u.to_kind(self.kind)).contiguous();
+        let [n, _, h, w] = uy.size()[..] else {
+            unreachable!("uniforms are [n, C, H, W]")
+        };
+        match self.net.sampler(n, h, w) {
+            Some(mut sampler) => self
+                .dihedral
+                .invert_at(&self.sample_cached(&uy, sampler.as_mut()), 2),
+            None => self.dihedral.invert_at(&self.sample_naive_on(&uy), 2),
+        }
+    }
+
+    fn sample_naive_with(&self, u: &Tensor) -> Tensor {
+        let _guard = tch::no_grad_guard();
+        let uy = self.dihedral.apply(&u.to_kind(self.kind)).contiguous();
+        self.dihedral.invert_at(&self.sample_naive_on(&uy), 2)
     }
 
     fn num_params(&self) -> i64 {

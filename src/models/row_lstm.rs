@@ -19,6 +19,7 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
+use super::cached::{OutputLayers, PixelSampler, Plane, PointConv};
 use super::layers::{groups, Mask, MaskedConv2d};
 use super::{check_sizes, DensityModel, Head, ModelDef, Orderings, Preset, Raster, RasterNet};
 use crate::data::ImageShape;
@@ -228,5 +229,92 @@ impl RasterNet for RowLstm {
     fn num_params(&self) -> i64 {
         let layers: i64 = self.layers.iter().map(Layer::num_params).sum();
         self.first.num_params() + layers + self.out1.num_params() + self.out2.num_params()
+    }
+
+    fn sampler(&self, batch: i64, height: i64, width: i64) -> Option<Box<dyn PixelSampler + '_>> {
+        let like = (self.first.bias().kind(), self.first.bias().device());
+        let [f, c_in] = self.first.masked_weight().size()[..2] else {
+            unreachable!("conv weights are [out, in, kh, kw]")
+        };
+        let h = f / 2;
+        let zeros = || Tensor::zeros([batch, h, width], like);
+        Some(Box::new(Sampler {
+            net: self,
+            image: Plane::new([batch, c_in, height, width], 3, 3, like),
+            first: PointConv::new(&self.first),
+            layers: (self.layers.iter())
+                .map(|l| LayerSampler {
+                    input: Plane::new([batch, f, height, width], 0, 1, like),
+                    i2s: PointConv::new(&l.i2s),
+                    up: PointConv::new(&l.up),
+                    from_above: Tensor::new(),
+                    above_c: Tensor::new(),
+                    h: zeros(),
+                    c: zeros(),
+                })
+                .collect(),
+            out: OutputLayers::new(&self.out1, &self.out2),
+            row: -1,
+        }))
+    }
+}
+
+/// One recurrent layer at one position; the states of the row being
+/// sampled, and what the row above contributes to it.
+struct LayerSampler {
+    /// The layer's input (the 1×3 input-to-state convolution reads columns c − 1, c).
+    input: Plane,
+    i2s: PointConv,
+    up: PointConv,
+    /// The state-to-state convolution of the row above's h, `[B, 4h, W]`.
+    from_above: Tensor,
+    /// The row above's cell states, `[B, h, W]`.
+    above_c: Tensor,
+    /// The current row's h and cell states, `[B, h, W]`, filled left to right.
+    h: Tensor,
+    c: Tensor,
+}
+
+/// Row LSTM one position at a time, carrying each layer's row of states.
+struct Sampler<'a> {
+    net: &'a RowLstm,
+    image: Plane,
+    first: PointConv,
+    layers: Vec<LayerSampler>,
+    out: OutputLayers,
+    row: i64,
+}
+
+impl Sampler<'_> {
+    /// The completed row's states become the row above (zeros above row 0).
+    fn start_row(&mut self, r: i64) {
+        for (s, layer) in self.layers.iter_mut().zip(&self.net.layers) {
+            s.from_above = s.h.conv1d::<Tensor>(&layer.s2s, None, [1], [1], [1], 1);
+            s.above_c = s.c.shallow_clone();
+            (s.h, s.c) = (s.h.zeros_like(), s.c.zeros_like());
+        }
+        self.row = r;
+    }
+}
+
+impl PixelSampler for Sampler<'_> {
+    fn put(&mut self, r: i64, c: i64, pixel: &Tensor) {
+        self.image.set(r, c, pixel);
+    }
+
+    fn at(&mut self, r: i64, c: i64) -> Tensor {
+        if r != self.row {
+            self.start_row(r);
+        }
+        let mut y = self.first.at(&self.image, r, c);
+        for s in &mut self.layers {
+            s.input.set(r, c, &y);
+            let pre = s.i2s.at(&s.input, r, c) + s.from_above.select(2, c);
+            let (h, cell) = lstm_cell(&pre, &s.above_c.select(2, c));
+            s.h.select(2, c).copy_(&h);
+            s.c.select(2, c).copy_(&cell);
+            y = s.up.apply(&h) + y;
+        }
+        self.out.apply(&y)
     }
 }

@@ -3,7 +3,7 @@
 //! about orderings; this adapter does the permuting.
 use tch::{nn, Device, Tensor};
 
-use super::{DensityModel, Head};
+use super::{mean_nll_loss, DensityModel, Head, Loss};
 use crate::data::ImageShape;
 use crate::order::OrderSpec;
 
@@ -16,6 +16,11 @@ pub trait SeqNet {
     /// `u[:, t] < p_t`.
     fn sample(&self, u: &Tensor) -> Tensor;
     fn num_params(&self) -> i64;
+    /// The mean NLL of sequences `xs` `[B, D]` as a [`Loss`], for a net
+    /// with its own gradient; `None`: autograd through `logits`.
+    fn training_loss(&self, _xs: &Tensor) -> Option<Loss> {
+        None
+    }
 }
 
 /// A [`SeqNet`] under an ordering: permutes images into sequences and back.
@@ -82,6 +87,11 @@ impl<N: SeqNet> DensityModel for Permuted<N> {
     }
     fn sample_with(&self, u: &Tensor) -> Tensor {
         self.to_image(&self.net.sample(&self.to_steps(u)), &[])
+    }
+    fn training_loss(&self, x: &Tensor, _draw: u64) -> Loss {
+        self.net
+            .training_loss(&self.to_steps(x))
+            .unwrap_or_else(|| mean_nll_loss(self, x))
     }
     fn num_params(&self) -> i64 {
         self.net.num_params()

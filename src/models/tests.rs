@@ -561,6 +561,68 @@ fn nade_blocks_match_a_per_step_reference_in_value_and_gradient() {
     }
 }
 
+/// NADE's CPU kernel: its hand-derived gradient of the mean NLL equals
+/// autograd's through the per-step reference (float64, 1e-10), as do its
+/// NLL and (without autograd) its logits; in float32 it agrees with
+/// libtorch's float32 to rounding.
+#[test]
+fn nade_kernel_gradient_equals_autograd() {
+    tch::manual_seed(5);
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    vs.set_kind(Kind::Double);
+    let (d, hidden, batch) = (61usize, 13usize, 7i64); // H not a multiple of 8
+    let net = nade::Nade::new(&vs.root(), d, hidden);
+    let vars = vs.variables();
+    let params: Vec<Tensor> = ["w", "c", "v", "b"]
+        .iter()
+        .map(|n| vars[*n].shallow_clone())
+        .collect();
+    tch::no_grad(|| {
+        for p in &params {
+            p.shallow_clone().copy_(&(p.randn_like() * 0.7));
+        }
+    });
+    let x = Tensor::rand([batch, d as i64], (Kind::Double, Device::Cpu))
+        .lt(0.4)
+        .to_kind(Kind::Double);
+    let reference = nade::reference_logits(&net, &x);
+    let nll = -bernoulli_log_prob(&reference, &x).sum(Kind::Double) / batch as f64;
+    let expected = Tensor::run_backward(&[&nll], &params, false, false);
+    let loss = net.training_loss(&x).expect("the CPU kernel");
+    let got = Tensor::run_backward(&[&loss.objective], &params, false, false);
+    for ((e, g), name) in expected.iter().zip(&got).zip(["w", "c", "v", "b"]) {
+        let diff = (e - g).abs().max().double_value(&[]);
+        assert!(diff < 1e-10, "∂{name}: max |Δ| = {diff}");
+        assert!(e.abs().max().double_value(&[]) > 1e-3, "∂{name} is trivial");
+    }
+    let nll_diff = (loss.nll.double_value(&[]) - nll.double_value(&[])).abs();
+    assert!(
+        nll_diff < 1e-5,
+        "NLL off by {nll_diff} (reported in float32)"
+    );
+    let fast = tch::no_grad(|| net.logits(&x));
+    let diff = (&fast - &reference).abs().max().double_value(&[]);
+    assert!(diff < 1e-10, "kernel logits: max |Δ| = {diff}");
+
+    vs.set_kind(Kind::Float);
+    let x = x.to_kind(Kind::Float);
+    let (fast, torch) = (tch::no_grad(|| net.logits(&x)), net.logits(&x));
+    let diff = (&fast - &torch).abs().max().double_value(&[]);
+    assert!(diff < 1e-4, "float32 kernel logits: max |Δ| = {diff}");
+    let expected = Tensor::run_backward(
+        &[-bernoulli_log_prob(&torch, &x).sum(Kind::Float) / batch as f64],
+        &params,
+        false,
+        false,
+    );
+    let loss = net.training_loss(&x).expect("the CPU kernel");
+    let got = Tensor::run_backward(&[&loss.objective], &params, false, false);
+    for (e, g) in expected.iter().zip(&got) {
+        let diff = (e - g).abs().max().double_value(&[]);
+        assert!(diff < 1e-4, "float32 gradient: max |Δ| = {diff}");
+    }
+}
+
 /// Given the same uniforms, a sample is exactly what the model's own
 /// conditionals imply at every pixel and channel: binary, gray and RGB.
 #[test]
@@ -1081,5 +1143,89 @@ fn the_ensemble_over_orderings_is_normalised_and_obeys_jensen() {
             mean <= e + 1e-12 && e <= max + 1e-12,
             "image {i}: {mean} {e} {max}"
         );
+    }
+}
+
+// ---- Cached sampling ---------------------------------------------------------
+
+/// A tiny image model of `spec` as its raster adapter (float64); its
+/// network must have a cached sampler.
+fn raster_model(spec: &ModelSpec, shape: ImageShape, ordering: &str) -> (nn::VarStore, Raster) {
+    tch::manual_seed(7);
+    let mut vs = nn::VarStore::new(Device::Cpu);
+    vs.set_kind(Kind::Double);
+    let root = vs.root();
+    let net: Box<dyn RasterNet> = match &spec.config {
+        ModelConfig::Pixelcnn(c) => Box::new(pixelcnn::PixelCnn::new(&root, shape, c.arch())),
+        ModelConfig::GatedPixelcnn(c) => {
+            Box::new(gated_pixelcnn::GatedPixelCnn::new(&root, shape, c.arch()))
+        }
+        ModelConfig::RowLstm(c) => Box::new(row_lstm::RowLstm::new(&root, shape, c.0.arch())),
+        ModelConfig::DiagonalBilstm(c) => Box::new(diagonal_bilstm::DiagonalBiLstm::new(
+            &root,
+            shape,
+            c.0.arch(),
+        )),
+        other => unreachable!("not an image model: {other:?}"),
+    };
+    let (h, w) = (shape.height as i64, shape.width as i64);
+    assert!(
+        net.sampler(2, h, w).is_some(),
+        "{}: no cached sampler",
+        spec.label()
+    );
+    let ordering = ordering.parse::<OrderSpec>().unwrap();
+    let model = Raster::new(net, shape, &ordering, &root).unwrap();
+    (vs, model)
+}
+
+/// The cached sampler draws exactly what the naive sampler (the whole
+/// network per pixel and channel) draws from the same uniforms: every image
+/// model, binary, gray and RGB, under orderings that transpose and flip.
+#[test]
+fn cached_sampling_draws_what_naive_sampling_draws() {
+    let shapes = [
+        (
+            binary(6, 7),
+            &["raster", "column+hflip", "raster+reverse"][..],
+        ),
+        (
+            ImageShape::new(PixelForm::Gray256, 3, 4),
+            &["column+vflip"][..],
+        ),
+        (ImageShape::new(PixelForm::Rgb, 3, 3), &["raster+hflip"][..]),
+    ];
+    let mut gated = conv_specs().remove(1);
+    if let ModelConfig::GatedPixelcnn(c) = &mut gated.config {
+        c.kernel = Some(5); // a reach of 2 rows and columns
+    }
+    let specs: Vec<ModelSpec> = conv_specs()
+        .into_iter()
+        .chain([gated])
+        .chain(pixelrnn_specs())
+        .collect();
+    for (shape, orderings) in shapes {
+        for spec in &specs {
+            for &ordering in orderings {
+                let (vs, model) = raster_model(spec, shape, ordering);
+                train_a_little(&vs, &model);
+                let dims = [
+                    5,
+                    shape.channels as i64,
+                    shape.height as i64,
+                    shape.width as i64,
+                ];
+                let u = Tensor::rand(dims, (Kind::Double, Device::Cpu));
+                let (cached, naive) = (model.sample_with(&u), model.sample_naive_with(&u));
+                assert!(
+                    cached.equal(&naive),
+                    "{} / {ordering} / {:?}: cached and naive samples differ",
+                    spec.label(),
+                    shape.pixels()
+                );
+                // Not trivially equal: the draws vary.
+                assert!(naive.std(false).double_value(&[]) > 0.0, "{}", spec.label());
+            }
+        }
     }
 }

@@ -120,6 +120,66 @@ pub fn load_model(dir: &RunDir, run: &RunSpec, shape: ImageShape) -> Result<Inst
     Ok(inst)
 }
 
+/// Training steps between reads of the loss on the host (the divergence
+/// check and the progress bar); every epoch's last step is read too.
+pub const READ_EVERY: usize = 25;
+
+/// An epoch's running NLL sum, kept on the model's device: adding a step
+/// does not wait for it. It also counts the leading steps whose loss was
+/// finite and keeps the first non-finite loss, so the first non-finite step
+/// is known when it is read.
+struct NllSums {
+    /// Σ (mean NLL × images) over the steps, float64.
+    sum: Tensor,
+    /// 1 while every loss so far was finite, then 0.
+    all_finite: Tensor,
+    /// Steps before the first non-finite loss.
+    finite_steps: Tensor,
+    /// The first non-finite loss (0 until there is one).
+    first_bad: Tensor,
+    steps: i64,
+}
+
+impl NllSums {
+    /// Sums from `sum` on; the epoch's steps before `first_step` (done
+    /// before a resume) are taken as finite.
+    fn new(device: Device, sum: f64, first_step: usize) -> NllSums {
+        let zero = || Tensor::zeros([], (Kind::Double, device));
+        NllSums {
+            sum: zero() + sum,
+            all_finite: zero() + 1.0,
+            finite_steps: zero() + first_step as f64,
+            first_bad: zero(),
+            steps: first_step as i64,
+        }
+    }
+
+    fn add(&mut self, nll: &Tensor, images: i64) {
+        let _guard = tch::no_grad_guard();
+        let nll = nll.detach().to_kind(Kind::Double);
+        self.sum += &nll * images as f64;
+        let finite = nll.isfinite();
+        let first = finite
+            .logical_not()
+            .logical_and(&self.all_finite.to_kind(Kind::Bool));
+        self.first_bad = nll.where_self(&first, &self.first_bad);
+        self.all_finite *= finite.to_kind(Kind::Double);
+        self.finite_steps += &self.all_finite;
+        self.steps += 1;
+    }
+
+    /// The 1-based step of the first non-finite loss and that loss (a host read).
+    fn first_non_finite(&self) -> Option<(i64, f64)> {
+        let finite = self.finite_steps.int64_value(&[]);
+        (finite < self.steps).then(|| (finite + 1, self.first_bad.double_value(&[])))
+    }
+
+    /// The sum so far (a host read).
+    fn total(&self) -> f64 {
+        self.sum.double_value(&[])
+    }
+}
+
 /// A run stopped by a non-finite loss; carries its (failed) summary.
 #[derive(Debug)]
 pub struct Diverged {
@@ -240,7 +300,7 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
         let epoch_start = Instant::now()
             .checked_sub(Duration::from_secs_f64(p.step_seconds))
             .unwrap_or_else(Instant::now);
-        let mut nll_sum = p.step_nll_sum;
+        let mut sums = NllSums::new(device, p.step_nll_sum, p.step);
         bar.set_position(p.step as u64);
         for b in p.step..batches {
             let start = (b * t.batch_size) as i64;
@@ -250,25 +310,33 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
                 .to_device(device);
             let draw = rng::key(run.seed, (epoch as u64) << 32 | b as u64);
             let loss = model.training_loss(&xb, draw);
-            let loss_value = loss.nll.double_value(&[]);
-            if !loss_value.is_finite() {
-                bar.finish_and_clear();
-                let reason = format!(
-                    "training diverged: the loss is {loss_value} at epoch {epoch}, step {}",
-                    b + 1
-                );
-                log.line(&reason);
-                let summary = summarize(
-                    run,
-                    data,
-                    model.as_ref(),
-                    device,
-                    &p,
-                    Some(reason.clone()),
-                    &started,
-                );
-                results::write_json(&dir.summary(), &summary)?;
-                return Err(Diverged { reason, summary }.into());
+            sums.add(&loss.nll, len);
+            // Read back every READ_EVERY steps, not every step (no host
+            // round trip), and before a stop writes its checkpoint.
+            let stop = signals::stop_requested() && b + 1 < batches;
+            if (b + 1) % READ_EVERY == 0 || b + 1 == batches || stop {
+                if let Some((step, value)) = sums.first_non_finite() {
+                    bar.finish_and_clear();
+                    let reason = format!(
+                        "training diverged: the loss is {value} at epoch {epoch}, step {step}"
+                    );
+                    log.line(&reason);
+                    let summary = summarize(
+                        run,
+                        data,
+                        model.as_ref(),
+                        device,
+                        &p,
+                        Some(reason.clone()),
+                        &started,
+                    );
+                    results::write_json(&dir.summary(), &summary)?;
+                    return Err(Diverged { reason, summary }.into());
+                }
+                let done = start + len;
+                let rate = done as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
+                let mean = sums.total() / done as f64;
+                bar.set_message(format!("nll {mean:.2}  {rate:.0} img/s"));
             }
             adam.zero_grad();
             loss.objective.backward();
@@ -276,15 +344,11 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
                 adam.clip_grad_norm(c);
             }
             adam.step(lr);
-            nll_sum += loss_value * len as f64;
-            let done = start + len;
-            let rate = done as f64 / epoch_start.elapsed().as_secs_f64().max(1e-9);
-            bar.set_message(format!("nll {:.2}  {rate:.0} img/s", nll_sum / done as f64));
             bar.inc(1);
-            if signals::stop_requested() && b + 1 < batches {
+            if stop {
                 bar.finish_and_clear();
                 p.step_seconds = epoch_start.elapsed().as_secs_f64();
-                (p.step, p.step_nll_sum) = (b + 1, nll_sum);
+                (p.step, p.step_nll_sum) = (b + 1, sums.total());
                 checkpoint::save(&dir.last_checkpoint(), &inst.vs, &adam, &p)?;
                 log.line(&format!(
                     "stopped by a signal at epoch {epoch} step {}: resume checkpoint written",
@@ -293,6 +357,7 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
                 return Err(Interrupted { run: run.id() }.into());
             }
         }
+        let nll_sum = sums.total();
         bar.finish_and_clear();
         let epoch_seconds = epoch_start.elapsed().as_secs_f64();
         p.epoch = epoch;
@@ -514,4 +579,29 @@ pub(crate) fn progress_bar(quiet: bool, len: u64, prefix: String) -> ProgressBar
     );
     bar.set_prefix(prefix);
     bar
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The device-side sums report the first non-finite loss and its step,
+    /// whatever comes after it, and sum in float64.
+    #[test]
+    fn nll_sums_find_the_first_non_finite_step() {
+        let mut sums = NllSums::new(Device::Cpu);
+        for v in [1.5f32, 2.0] {
+            sums.add(&Tensor::from(v), 10);
+        }
+        assert_eq!(sums.first_non_finite(), None);
+        assert_eq!(sums.total(), 35.0);
+        for v in [f32::INFINITY, f32::NAN, 1.0] {
+            sums.add(&Tensor::from(v), 10);
+        }
+        assert_eq!(sums.first_non_finite(), Some((3, f64::INFINITY)));
+        let mut sums = NllSums::new(Device::Cpu);
+        sums.add(&Tensor::from(f32::NAN), 4);
+        let (step, value) = sums.first_non_finite().unwrap();
+        assert!(step == 1 && value.is_nan());
+    }
 }

@@ -1,0 +1,292 @@
+//! NADE on the CPU over the tensors' memory: the forward pass and the
+//! hand-derived backward pass, one image at a time per thread.
+//!
+//! For one image, with a_t = c + Σ_{s<t} W_s x_s, h_t = σ(a_t),
+//! l_t = b_t + V_t · h_t and the loss Σ_t softplus(l_t) − x_t l_t:
+//! δ_t = σ(l_t) − x_t, ∂b_t = δ_t, ∂V_t = δ_t h_t,
+//! ∂a_t = δ_t V_t ⊙ h_t ⊙ (1 − h_t), ∂c = Σ_t ∂a_t and
+//! ∂W_s = x_s Σ_{t>s} ∂a_t, accumulated backwards over t, where a_t comes
+//! back from the final running sum by subtracting W_t x_t (nothing of size
+//! D·H is stored per image). A thread keeps its own gradient sums
+//! (2·D·H + D + H): memory O(threads · D·H), never B×D×H. Each step is a few loops over H that the
+//! compiler vectorizes (with AVX2 where the CPU has it).
+use std::ops::{Add, AddAssign, Mul, Sub};
+
+/// The float types the kernel runs in.
+pub trait Real:
+    Copy
+    + Default
+    + Send
+    + Sync
+    + PartialEq
+    + Add<Output = Self>
+    + Sub<Output = Self>
+    + Mul<Output = Self>
+    + AddAssign
+    + tch::kind::Element
+{
+    const ONE: Self;
+    /// σ(x), in a form the compiler can vectorize.
+    fn sigmoid(self) -> Self;
+    /// log(1 + eˣ), stably.
+    fn softplus(self) -> Self;
+    fn to_f64(self) -> f64;
+}
+
+impl Real for f64 {
+    const ONE: f64 = 1.0;
+    #[inline(always)]
+    fn sigmoid(self) -> f64 {
+        1.0 / (1.0 + (-self).exp())
+    }
+    fn softplus(self) -> f64 {
+        self.max(0.0) + (-self.abs()).exp().ln_1p()
+    }
+    fn to_f64(self) -> f64 {
+        self
+    }
+}
+
+impl Real for f32 {
+    const ONE: f32 = 1.0;
+    #[inline(always)]
+    fn sigmoid(self) -> f32 {
+        1.0 / (1.0 + exp_f32(-self))
+    }
+    fn softplus(self) -> f32 {
+        (self as f64).softplus() as f32
+    }
+    fn to_f64(self) -> f64 {
+        self as f64
+    }
+}
+
+/// eˣ in f32 without a library call (so loops over it vectorize): Cephes'
+/// `expf` (range reduction by ln 2 in two parts, a degree-5 polynomial,
+/// 2ⁿ from the exponent bits), about 1 ulp; x is clamped to [−87, 88].
+#[inline(always)]
+fn exp_f32(x: f32) -> f32 {
+    const MAGIC: f32 = 12_582_912.0; // 1.5 · 2²³: adding it rounds to an integer
+    let x = x.clamp(-87.0, 88.0);
+    let t = x * std::f32::consts::LOG2_E + MAGIC;
+    let n = t - MAGIC;
+    let r = x - n * 0.693_359_4 - n * -2.121_944_4e-4;
+    let mut p = 1.987_569_1e-4f32;
+    p = p * r + 1.398_2e-3;
+    p = p * r + 8.333_452e-3;
+    p = p * r + 4.166_579_6e-2;
+    p = p * r + 1.666_666_5e-1;
+    p = p * r + 0.5;
+    let e = p * r * r + r + 1.0;
+    let k = t.to_bits().wrapping_sub(MAGIC.to_bits()); // n, two's complement
+    e * f32::from_bits(k.wrapping_add(127) << 23)
+}
+
+/// NADE's parameters as plain row-major slices: W, V `[D, H]`, c `[H]`, b `[D]`.
+pub struct Params<'a, T> {
+    pub w: &'a [T],
+    pub c: &'a [T],
+    pub v: &'a [T],
+    pub b: &'a [T],
+}
+
+/// Gradient sums of the summed loss, shaped like [`Params`], and the loss.
+#[derive(Clone)]
+pub struct Grads<T> {
+    pub w: Vec<T>,
+    pub c: Vec<T>,
+    pub v: Vec<T>,
+    pub b: Vec<T>,
+    pub loss: f64,
+}
+
+impl<T: Real> Grads<T> {
+    fn zeros(d: usize, h: usize) -> Grads<T> {
+        let z = |n| vec![T::default(); n];
+        Grads {
+            w: z(d * h),
+            c: z(h),
+            v: z(d * h),
+            b: z(d),
+            loss: 0.0,
+        }
+    }
+
+    fn add(mut self, other: &Grads<T>) -> Grads<T> {
+        for (a, b) in [
+            (&mut self.w, &other.w),
+            (&mut self.c, &other.c),
+            (&mut self.v, &other.v),
+            (&mut self.b, &other.b),
+        ] {
+            a.iter_mut().zip(b).for_each(|(a, &b)| *a += b);
+        }
+        self.loss += other.loss;
+        self
+    }
+}
+
+/// The logits `[B·D]` of images `x` `[B·D]` (steps in visiting order).
+pub fn logits<T: Real>(p: &Params<T>, x: &[T]) -> Vec<T> {
+    let d = p.b.len();
+    in_parallel(x, d, |images| {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { logits_avx2(p, images) };
+        }
+        logits_of(p, images)
+    })
+    .concat()
+}
+
+/// The summed loss of images `x` `[B·D]` and its gradient.
+pub fn loss_and_grads<T: Real>(p: &Params<T>, x: &[T]) -> Grads<T> {
+    let (d, h) = (p.b.len(), p.c.len());
+    let parts = in_parallel(x, d, |images| {
+        #[cfg(target_arch = "x86_64")]
+        if std::is_x86_feature_detected!("avx2") {
+            // SAFETY: the CPU supports AVX2, checked just above.
+            return unsafe { grads_avx2(p, images) };
+        }
+        grads_of(p, images)
+    });
+    let mut parts = parts.into_iter();
+    let first = parts.next().unwrap_or_else(|| Grads::zeros(d, h));
+    parts.fold(first, |acc, g| acc.add(&g))
+}
+
+// The same code compiled for AVX2 (the same arithmetic, wider vectors: the
+// results are identical).
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn logits_avx2<T: Real>(p: &Params<T>, images: &[T]) -> Vec<T> {
+    logits_of(p, images)
+}
+
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx2")]
+unsafe fn grads_avx2<T: Real>(p: &Params<T>, images: &[T]) -> Grads<T> {
+    grads_of(p, images)
+}
+
+#[inline(always)]
+fn logits_of<T: Real>(p: &Params<T>, images: &[T]) -> Vec<T> {
+    let d = p.b.len();
+    let mut out = vec![T::default(); images.len()];
+    for (xi, li) in images.chunks(d).zip(out.chunks_mut(d)) {
+        forward(p, xi, li);
+    }
+    out
+}
+
+#[inline(always)]
+fn grads_of<T: Real>(p: &Params<T>, images: &[T]) -> Grads<T> {
+    let (d, h) = (p.b.len(), p.c.len());
+    let mut g = Grads::zeros(d, h);
+    let mut l = vec![T::default(); d];
+    for xi in images.chunks(d) {
+        let a = forward(p, xi, &mut l);
+        backward(p, xi, a, &l, &mut g);
+    }
+    g
+}
+
+/// Runs `work` on contiguous runs of whole images (D values each), one per
+/// torch thread, and returns the results in order.
+fn in_parallel<T: Real, R: Send>(x: &[T], d: usize, work: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
+    let images = x.len() / d.max(1);
+    let threads = (tch::get_num_threads().max(1) as usize).min(images).max(1);
+    let per = images.div_ceil(threads);
+    let work = &work;
+    std::thread::scope(|s| {
+        let handles: Vec<_> = x
+            .chunks((per * d).max(1))
+            .map(|part| s.spawn(move || work(part)))
+            .collect();
+        handles
+            .into_iter()
+            .map(|h| h.join().expect("a NADE kernel thread panicked"))
+            .collect()
+    })
+}
+
+/// One image: the logits `l` `[D]`; returns the running sum after the
+/// last step, c + Σ_s W_s x_s.
+#[inline(always)]
+fn forward<T: Real>(p: &Params<T>, x: &[T], l: &mut [T]) -> Vec<T> {
+    let h = p.c.len();
+    let mut a = p.c.to_vec();
+    let mut ht = vec![T::default(); h];
+    for t in 0..x.len() {
+        l[t] = p.b[t] + sigmoid_dot(&a, &mut ht, &p.v[t * h..(t + 1) * h]);
+        if x[t] != T::default() {
+            axpy(&mut a, x[t], &p.w[t * h..(t + 1) * h]);
+        }
+    }
+    a
+}
+
+/// `h = σ(a)` and `v · h` (two loops that vectorize; the dot product in 8
+/// partial sums).
+#[inline(always)]
+fn sigmoid_dot<T: Real>(a: &[T], h: &mut [T], v: &[T]) -> T {
+    h.iter_mut().zip(a).for_each(|(h, &a)| *h = a.sigmoid());
+    let mut acc = [T::default(); 8];
+    let (h8, v8) = (h.chunks_exact(8), v.chunks_exact(8));
+    let tail: T =
+        (h8.remainder().iter().zip(v8.remainder())).fold(T::default(), |s, (&h, &v)| s + v * h);
+    for (h8, v8) in h8.zip(v8) {
+        for k in 0..8 {
+            acc[k] += v8[k] * h8[k];
+        }
+    }
+    let pairs = [
+        acc[0] + acc[4],
+        acc[1] + acc[5],
+        acc[2] + acc[6],
+        acc[3] + acc[7],
+    ];
+    (pairs[0] + pairs[2]) + (pairs[1] + pairs[3]) + tail
+}
+
+/// One image's gradient, added to `g`: backwards over t from the final
+/// running sum `a`, which gives a_t back by subtracting W_t x_t (so no h_t
+/// is stored); `sum` = Σ_{t'>t} ∂a_t'.
+#[inline(always)]
+fn backward<T: Real>(p: &Params<T>, x: &[T], mut a: Vec<T>, l: &[T], g: &mut Grads<T>) {
+    let h = p.c.len();
+    let (mut sum, mut ht) = (vec![T::default(); h], vec![T::default(); h]);
+    for t in (0..x.len()).rev() {
+        let rows = t * h..(t + 1) * h;
+        if x[t] != T::default() {
+            axpy(&mut g.w[rows.clone()], x[t], &sum);
+            axpy(&mut a, T::default() - x[t], &p.w[rows.clone()]);
+        }
+        ht.iter_mut().zip(&a).for_each(|(h, &a)| *h = a.sigmoid());
+        g.loss += (l[t].softplus() - x[t] * l[t]).to_f64();
+        let delta = l[t].sigmoid() - x[t];
+        g.b[t] += delta;
+        let (vt, gv) = (&p.v[rows.clone()], &mut g.v[rows]);
+        axpy(gv, delta, &ht);
+        add_sigmoid_grad(&mut sum, delta, vt, &ht);
+    }
+    axpy(&mut g.c, T::ONE, &sum);
+}
+
+// Small loops as functions of their own: their slice arguments cannot
+// alias, so they vectorize when inlined.
+
+/// `y += a·x`.
+#[inline(always)]
+fn axpy<T: Real>(y: &mut [T], a: T, x: &[T]) {
+    y.iter_mut().zip(x).for_each(|(y, &x)| *y += a * x);
+}
+
+/// `s += δ·v ⊙ h ⊙ (1 − h)`: ∂a_t = δ_t V_t ⊙ σ'(a_t), added to the running sum.
+#[inline(always)]
+fn add_sigmoid_grad<T: Real>(s: &mut [T], delta: T, v: &[T], h: &[T]) {
+    for (s, (&v, &h)) in s.iter_mut().zip(v.iter().zip(h)) {
+        *s += delta * v * (h * (T::ONE - h));
+    }
+}
