@@ -212,7 +212,7 @@ pub fn random_images(shape: ImageShape, batch: usize, device: Device) -> Tensor 
 fn train_step(model: &dyn DensityModel, adam: &mut Adam, x: &Tensor, draw: u64) {
     let loss = model.training_loss(x, draw).objective;
     adam.zero_grad();
-    loss.objective.backward();
+    loss.backward();
     adam.step(1e-3);
 }
 

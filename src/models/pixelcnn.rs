@@ -215,27 +215,6 @@ impl PixelCnn {
             .sum();
         self.first.num_params() + blocks + self.out1.num_params() + self.out2.num_params()
     }
-
-    fn sampler(&self, batch: i64, height: i64, width: i64) -> Option<Box<dyn PixelSampler + '_>> {
-        let like = (self.first.bias().kind(), self.first.bias().device());
-        let c_in = self.first.masked_weight().size()[1];
-        let plane = |features: i64, reach: i64| {
-            Plane::new([batch, features, height, width], reach, reach, like)
-        };
-        Some(Box::new(Sampler {
-            image: plane(c_in, 3),
-            first: PointConv::new(&self.first),
-            blocks: (self.blocks.iter())
-                .map(|b| BlockSampler {
-                    down: PointConv::new(&b.down),
-                    mid_in: plane(b.mid.masked_weight().size()[1], 1),
-                    mid: PointConv::new(&b.mid),
-                    up: PointConv::new(&b.up),
-                })
-                .collect(),
-            out: OutputLayers::new(&self.out1, &self.out2),
-        }))
-    }
 }
 
 /// A residual block at one position; `mid_in` caches the 3×3 layer's input.
@@ -277,6 +256,27 @@ impl RasterNet for PixelCnn {
 
     fn num_params(&self) -> i64 {
         self.params()
+    }
+
+    fn sampler(&self, batch: i64, height: i64, width: i64) -> Option<Box<dyn PixelSampler + '_>> {
+        let like = (self.first.bias().kind(), self.first.bias().device());
+        let c_in = self.first.masked_weight().size()[1];
+        let plane = |features: i64, reach: i64| {
+            Plane::new([batch, features, height, width], reach, reach, like)
+        };
+        Some(Box::new(Sampler {
+            image: plane(c_in, 3),
+            first: PointConv::new(&self.first),
+            blocks: (self.blocks.iter())
+                .map(|b| BlockSampler {
+                    down: PointConv::new(&b.down),
+                    mid_in: plane(b.mid.masked_weight().size()[1], 1),
+                    mid: PointConv::new(&b.mid),
+                    up: PointConv::new(&b.up),
+                })
+                .collect(),
+            out: OutputLayers::new(&self.out1, &self.out2),
+        }))
     }
 }
 

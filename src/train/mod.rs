@@ -589,7 +589,7 @@ mod tests {
     /// whatever comes after it, and sum in float64.
     #[test]
     fn nll_sums_find_the_first_non_finite_step() {
-        let mut sums = NllSums::new(Device::Cpu);
+        let mut sums = NllSums::new(Device::Cpu, 0.0, 0);
         for v in [1.5f32, 2.0] {
             sums.add(&Tensor::from(v), 10);
         }
@@ -599,9 +599,15 @@ mod tests {
             sums.add(&Tensor::from(v), 10);
         }
         assert_eq!(sums.first_non_finite(), Some((3, f64::INFINITY)));
-        let mut sums = NllSums::new(Device::Cpu);
+        let mut sums = NllSums::new(Device::Cpu, 0.0, 0);
         sums.add(&Tensor::from(f32::NAN), 4);
         let (step, value) = sums.first_non_finite().unwrap();
         assert!(step == 1 && value.is_nan());
+        // Resumed at step 5 of an epoch with a partial sum of 10.
+        let mut sums = NllSums::new(Device::Cpu, 10.0, 5);
+        sums.add(&Tensor::from(2.0f32), 1);
+        assert_eq!((sums.total(), sums.first_non_finite()), (12.0, None));
+        sums.add(&Tensor::from(f32::NAN), 1);
+        assert_eq!(sums.first_non_finite().map(|s| s.0), Some(7));
     }
 }
