@@ -1,5 +1,5 @@
 //! NADE on the CPU over the tensors' memory: the forward pass and the
-//! hand-derived backward pass, one image at a time per thread.
+//! hand-derived backward pass, images in small groups per thread.
 //!
 //! For one image, with a_t = c + Σ_{s<t} W_s x_s, h_t = σ(a_t),
 //! l_t = b_t + V_t · h_t and the loss Σ_t softplus(l_t) − x_t l_t:
@@ -7,8 +7,10 @@
 //! ∂a_t = δ_t V_t ⊙ h_t ⊙ (1 − h_t), ∂c = Σ_t ∂a_t and
 //! ∂W_s = x_s Σ_{t>s} ∂a_t, accumulated backwards over t, where a_t comes
 //! back from the final running sum by subtracting W_t x_t (nothing of size
-//! D·H is stored per image). A thread keeps its own gradient sums
-//! (2·D·H + D + H): memory O(threads · D·H), never B×D×H. Each step is a few loops over H that the
+//! D·H is stored per image). A thread takes its images in groups of 8, step
+//! by step (each step's rows of W, V and their gradients are then read once
+//! per group), and keeps its own gradient sums (2·D·H + D + H): memory
+//! O(threads · D·H), never B×D×H. Each step is a few loops over H that the
 //! compiler vectorizes (with AVX2 where the CPU has it).
 use std::ops::{Add, AddAssign, Mul, Sub};
 
@@ -174,7 +176,7 @@ unsafe fn grads_avx2<T: Real>(p: &Params<T>, images: &[T]) -> Grads<T> {
 fn logits_of<T: Real>(p: &Params<T>, images: &[T]) -> Vec<T> {
     let d = p.b.len();
     let mut out = vec![T::default(); images.len()];
-    for (xi, li) in images.chunks(d).zip(out.chunks_mut(d)) {
+    for (xi, li) in images.chunks(d * GROUP).zip(out.chunks_mut(d * GROUP)) {
         forward(p, xi, li);
     }
     out
@@ -184,10 +186,11 @@ fn logits_of<T: Real>(p: &Params<T>, images: &[T]) -> Vec<T> {
 fn grads_of<T: Real>(p: &Params<T>, images: &[T]) -> Grads<T> {
     let (d, h) = (p.b.len(), p.c.len());
     let mut g = Grads::zeros(d, h);
-    let mut l = vec![T::default(); d];
-    for xi in images.chunks(d) {
-        let a = forward(p, xi, &mut l);
-        backward(p, xi, a, &l, &mut g);
+    let mut l = vec![T::default(); d * GROUP];
+    for xi in images.chunks(d * GROUP) {
+        let l = &mut l[..xi.len()];
+        let a = forward(p, xi, l);
+        backward(p, xi, a, l, &mut g);
     }
     g
 }
@@ -211,17 +214,24 @@ fn in_parallel<T: Real, R: Send>(x: &[T], d: usize, work: impl Fn(&[T]) -> R + S
     })
 }
 
-/// One image: the logits `l` `[D]`; returns the running sum after the
-/// last step, c + Σ_s W_s x_s.
+/// Images processed together, step by step, so that each step's rows of
+/// W, V and their gradients are read once for the group.
+const GROUP: usize = 8;
+
+/// A group of images `x` `[G·D]`: the logits `l` `[G·D]`; returns the
+/// running sums after the last step, c + Σ_s W_s x_s, `[G·H]`.
 #[inline(always)]
 fn forward<T: Real>(p: &Params<T>, x: &[T], l: &mut [T]) -> Vec<T> {
-    let h = p.c.len();
-    let mut a = p.c.to_vec();
+    let (d, h) = (p.b.len(), p.c.len());
+    let mut a = p.c.repeat(x.len() / d);
     let mut ht = vec![T::default(); h];
-    for t in 0..x.len() {
-        l[t] = p.b[t] + sigmoid_dot(&a, &mut ht, &p.v[t * h..(t + 1) * h]);
-        if x[t] != T::default() {
-            axpy(&mut a, x[t], &p.w[t * h..(t + 1) * h]);
+    for t in 0..d {
+        let (vt, wt) = (&p.v[t * h..(t + 1) * h], &p.w[t * h..(t + 1) * h]);
+        for (i, ai) in a.chunks_mut(h).enumerate() {
+            l[i * d + t] = p.b[t] + sigmoid_dot(ai, &mut ht, vt);
+            if x[i * d + t] != T::default() {
+                axpy(ai, x[i * d + t], wt);
+            }
         }
     }
     a
@@ -250,28 +260,33 @@ fn sigmoid_dot<T: Real>(a: &[T], h: &mut [T], v: &[T]) -> T {
     (pairs[0] + pairs[2]) + (pairs[1] + pairs[3]) + tail
 }
 
-/// One image's gradient, added to `g`: backwards over t from the final
-/// running sum `a`, which gives a_t back by subtracting W_t x_t (so no h_t
-/// is stored); `sum` = Σ_{t'>t} ∂a_t'.
+/// A group's gradient, added to `g`: backwards over t from the final
+/// running sums `a`, which give a_t back by subtracting W_t x_t (so no h_t
+/// is stored); `sum` = Σ_{t'>t} ∂a_t' per image.
 #[inline(always)]
 fn backward<T: Real>(p: &Params<T>, x: &[T], mut a: Vec<T>, l: &[T], g: &mut Grads<T>) {
-    let h = p.c.len();
-    let (mut sum, mut ht) = (vec![T::default(); h], vec![T::default(); h]);
-    for t in (0..x.len()).rev() {
+    let (d, h) = (p.b.len(), p.c.len());
+    let (mut sum, mut ht) = (vec![T::default(); a.len()], vec![T::default(); h]);
+    for t in (0..d).rev() {
         let rows = t * h..(t + 1) * h;
-        if x[t] != T::default() {
-            axpy(&mut g.w[rows.clone()], x[t], &sum);
-            axpy(&mut a, T::default() - x[t], &p.w[rows.clone()]);
+        let (vt, wt) = (&p.v[rows.clone()], &p.w[rows.clone()]);
+        for (i, (ai, si)) in a.chunks_mut(h).zip(sum.chunks_mut(h)).enumerate() {
+            let (xt, lt) = (x[i * d + t], l[i * d + t]);
+            if xt != T::default() {
+                axpy(&mut g.w[rows.clone()], xt, si);
+                axpy(ai, T::default() - xt, wt);
+            }
+            g.loss += (lt.softplus() - xt * lt).to_f64();
+            let delta = lt.sigmoid() - xt;
+            g.b[t] += delta;
+            ht.iter_mut().zip(&*ai).for_each(|(h, &a)| *h = a.sigmoid());
+            axpy(&mut g.v[rows.clone()], delta, &ht);
+            add_sigmoid_grad(si, delta, vt, &ht);
         }
-        ht.iter_mut().zip(&a).for_each(|(h, &a)| *h = a.sigmoid());
-        g.loss += (l[t].softplus() - x[t] * l[t]).to_f64();
-        let delta = l[t].sigmoid() - x[t];
-        g.b[t] += delta;
-        let (vt, gv) = (&p.v[rows.clone()], &mut g.v[rows]);
-        axpy(gv, delta, &ht);
-        add_sigmoid_grad(&mut sum, delta, vt, &ht);
     }
-    axpy(&mut g.c, T::ONE, &sum);
+    for si in sum.chunks(h) {
+        axpy(&mut g.c, T::ONE, si);
+    }
 }
 
 // Small loops as functions of their own: their slice arguments cannot

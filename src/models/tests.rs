@@ -570,7 +570,7 @@ fn nade_kernel_gradient_equals_autograd() {
     tch::manual_seed(5);
     let mut vs = nn::VarStore::new(Device::Cpu);
     vs.set_kind(Kind::Double);
-    let (d, hidden, batch) = (61usize, 13usize, 7i64); // H not a multiple of 8
+    let (d, hidden, batch) = (61usize, 13usize, 19i64); // H, B not multiples of 8
     let net = nade::Nade::new(&vs.root(), d, hidden);
     let vars = vs.variables();
     let params: Vec<Tensor> = ["w", "c", "v", "b"]
