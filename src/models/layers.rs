@@ -146,6 +146,12 @@ impl MaskedConv2d {
         &self.bias
     }
 
+    /// The weights of the locally masked path: the channel-group mask at
+    /// the centre tap, every other tap open (the spatial mask is per position).
+    pub fn centre_masked_weight(&self) -> Tensor {
+        &self.weight * &self.centre_mask
+    }
+
     /// The locally masked convolution: every output position's patch
     /// (im2col) times its own spatial mask, then one matmul with the
     /// weights (whose centre tap keeps the channel-group mask).

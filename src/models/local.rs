@@ -22,6 +22,91 @@ pub trait LocalNet {
     /// The kernel sizes of its spatial convolutions (the masks it needs).
     fn kernels(&self) -> Vec<i64>;
     fn num_params(&self) -> i64;
+    /// An incremental sampler for `batch` images of `height × width`, if the
+    /// network has one.
+    fn local_sampler(
+        &self,
+        _batch: i64,
+        _height: i64,
+        _width: i64,
+    ) -> Option<Box<dyn LocalSampler + '_>> {
+        None
+    }
+}
+
+/// A locally masked network's incremental sampler: pixels come in the
+/// ordering's order, and every layer is computed at the new position only,
+/// from caches of the (final) values at the earlier positions its masked
+/// kernel reads. Under any ordering a position's values depend only on
+/// earlier pixels, so a cached value never changes.
+pub trait LocalSampler {
+    /// Records the network input (scaled values, `[B, C]`) of pixel (r, c).
+    fn put(&mut self, r: i64, c: i64, pixel: &Tensor);
+    /// The outputs `[B, C·K]` at (r, c), `p = r·W + c`, with `masks`.
+    fn at(&mut self, r: i64, c: i64, masks: &LocalMasks) -> Tensor;
+}
+
+/// One layer's values on the whole image, zero-padded by `pad` on every
+/// side, `[B, F, H + 2·pad, W + 2·pad]`.
+pub struct PaddedPlane {
+    t: Tensor,
+    pad: i64,
+}
+
+impl PaddedPlane {
+    pub fn new(dims: [i64; 4], pad: i64, like: (Kind, Device)) -> PaddedPlane {
+        let [b, f, h, w] = dims;
+        PaddedPlane {
+            t: Tensor::zeros([b, f, h + 2 * pad, w + 2 * pad], like),
+            pad,
+        }
+    }
+
+    /// Writes `v` `[B, F]` at (r, c).
+    pub fn set(&mut self, r: i64, c: i64, v: &Tensor) {
+        self.t
+            .select(2, self.pad + r)
+            .select(2, self.pad + c)
+            .copy_(v);
+    }
+
+    /// The `k × k` neighbourhood of (r, c): `[B, F, k, k]`.
+    fn patch(&self, r: i64, c: i64, k: i64) -> Tensor {
+        let h = k / 2;
+        self.t
+            .narrow(2, self.pad + r - h, k)
+            .narrow(3, self.pad + c - h, k)
+    }
+}
+
+/// A locally masked `k × k` convolution at one position.
+pub struct LocalPointConv {
+    /// `[F_in·k·k, F_out]`.
+    w: Tensor,
+    bias: Tensor,
+    k: i64,
+}
+
+impl LocalPointConv {
+    pub fn new(conv: &super::layers::MaskedConv2d) -> LocalPointConv {
+        let w = conv.centre_masked_weight().detach();
+        let [co, _, k, _] = w.size()[..] else {
+            unreachable!("conv weights are [out, in, kh, kw]")
+        };
+        LocalPointConv {
+            w: w.reshape([co, -1]).tr().contiguous(),
+            bias: conv.bias().detach(),
+            k,
+        }
+    }
+
+    /// The output `[B, F_out]` at (r, c), pixel `p`, from `input`.
+    pub fn at(&self, input: &PaddedPlane, r: i64, c: i64, p: i64, masks: &LocalMasks) -> Tensor {
+        let k = self.k;
+        let open = masks.get(k).select(1, p).view([1, 1, k, k]);
+        let patch = (input.patch(r, c, k) * open).flatten(1, -1);
+        self.bias.addmm(&patch, &self.w)
+    }
 }
 
 /// One ordering the model trains under, with its masks.
@@ -155,9 +240,39 @@ impl DensityModel for Local {
         })
     }
 
-    /// Ancestral sampling under the model's own ordering: the whole network
-    /// once per pixel and channel.
+    /// Ancestral sampling under the model's own ordering, with the
+    /// network's cached sampler when it has one.
     fn sample_with(&self, u: &Tensor) -> Tensor {
+        let _guard = tch::no_grad_guard();
+        let s = self.shape;
+        let (h, w) = (s.height as i64, s.width as i64);
+        let Some(mut sampler) = self.net.local_sampler(u.size()[0], h, w) else {
+            return self.sample_naive_with(u);
+        };
+        let u = u.to_kind(self.kind);
+        let canvas = u.zeros_like();
+        let t = &self.trained[0];
+        let scale = 2.0 / (s.levels - 1) as f64;
+        for &p in &t.order {
+            let (r, c) = (p as i64 / w, p as i64 % w);
+            for ch in 0..s.channels as i64 {
+                let out = sampler.at(r, c, &t.masks);
+                let params = out
+                    .view([out.size()[0], s.channels as i64, self.head.params()])
+                    .select(1, ch);
+                let v = self
+                    .head
+                    .sample(&params, &u.select(1, ch).select(1, r).select(1, c));
+                canvas.select(1, ch).select(1, r).select(1, c).copy_(&v);
+                let pixel = canvas.select(2, r).select(2, c) * scale - 1.0;
+                sampler.put(r, c, &pixel);
+            }
+        }
+        canvas
+    }
+
+    /// The reference sampler: the whole network once per pixel and channel.
+    fn sample_naive_with(&self, u: &Tensor) -> Tensor {
         let _guard = tch::no_grad_guard();
         let u = u.to_kind(self.kind);
         let canvas = u.zeros_like();

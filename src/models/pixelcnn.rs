@@ -15,7 +15,7 @@ use tch::{nn, Tensor};
 use super::cached::{OutputLayers, PixelSampler, Plane, PointConv};
 use super::layers::LocalMasks;
 use super::layers::{groups, Mask, MaskedConv2d};
-use super::local::{Local, LocalNet};
+use super::local::{Local, LocalNet, LocalPointConv, LocalSampler, PaddedPlane};
 use super::{check_sizes, DensityModel, Head, ModelDef, Orderings, Preset, Raster, RasterNet};
 use crate::data::ImageShape;
 use crate::order::{OrderSpec, RunOrdering};
@@ -249,6 +249,40 @@ impl PixelSampler for Sampler {
     }
 }
 
+/// A residual block at one position under local masks.
+struct LocalBlock {
+    down: PointConv,
+    mid_in: PaddedPlane,
+    mid: LocalPointConv,
+    up: PointConv,
+}
+
+/// PixelCNN's cached sampler under any ordering: the 7×7 and 3×3 layers at
+/// the new position from the cached values of earlier positions.
+struct LocalPixelCnn {
+    image: PaddedPlane,
+    first: LocalPointConv,
+    blocks: Vec<LocalBlock>,
+    out: OutputLayers,
+    width: i64,
+}
+
+impl LocalSampler for LocalPixelCnn {
+    fn put(&mut self, r: i64, c: i64, pixel: &Tensor) {
+        self.image.set(r, c, pixel);
+    }
+
+    fn at(&mut self, r: i64, c: i64, masks: &LocalMasks) -> Tensor {
+        let p = r * self.width + c;
+        let mut y = self.first.at(&self.image, r, c, p, masks);
+        for b in &mut self.blocks {
+            b.mid_in.set(r, c, &b.down.apply(&y.relu()).relu());
+            y = b.up.apply(&b.mid.at(&b.mid_in, r, c, p, masks).relu()) + y;
+        }
+        self.out.apply(&y)
+    }
+}
+
 impl RasterNet for PixelCnn {
     fn forward(&self, x: &Tensor) -> Tensor {
         self.run(x, |conv, x| conv.forward(x))
@@ -287,6 +321,31 @@ impl LocalNet for PixelCnn {
 
     fn kernels(&self) -> Vec<i64> {
         vec![7, 3]
+    }
+
+    fn local_sampler(
+        &self,
+        batch: i64,
+        height: i64,
+        width: i64,
+    ) -> Option<Box<dyn LocalSampler + '_>> {
+        let like = (self.first.bias().kind(), self.first.bias().device());
+        let plane =
+            |features: i64, pad: i64| PaddedPlane::new([batch, features, height, width], pad, like);
+        Some(Box::new(LocalPixelCnn {
+            image: plane(self.first.masked_weight().size()[1], 3),
+            first: LocalPointConv::new(&self.first),
+            blocks: (self.blocks.iter())
+                .map(|b| LocalBlock {
+                    down: PointConv::new(&b.down),
+                    mid_in: plane(b.mid.masked_weight().size()[1], 1),
+                    mid: LocalPointConv::new(&b.mid),
+                    up: PointConv::new(&b.up),
+                })
+                .collect(),
+            out: OutputLayers::new(&self.out1, &self.out2),
+            width,
+        }))
     }
 
     fn num_params(&self) -> i64 {
