@@ -1209,22 +1209,8 @@ fn cached_sampling_draws_what_naive_sampling_draws() {
             for &ordering in orderings {
                 let (vs, model) = raster_model(spec, shape, ordering);
                 train_a_little(&vs, &model);
-                let dims = [
-                    5,
-                    shape.channels as i64,
-                    shape.height as i64,
-                    shape.width as i64,
-                ];
-                let u = Tensor::rand(dims, (Kind::Double, Device::Cpu));
-                let (cached, naive) = (model.sample_with(&u), model.sample_naive_with(&u));
-                assert!(
-                    cached.equal(&naive),
-                    "{} / {ordering} / {:?}: cached and naive samples differ",
-                    spec.label(),
-                    shape.pixels()
-                );
-                // Not trivially equal: the draws vary.
-                assert!(naive.std(false).double_value(&[]) > 0.0, "{}", spec.label());
+                let what = format!("{} / {ordering} / {:?}", spec.label(), shape.pixels());
+                assert_cached_equals_naive(&model, &what);
             }
         }
     }
@@ -1252,21 +1238,23 @@ fn local_cached_sampling_draws_what_naive_sampling_draws() {
     for (shape, ordering) in cases {
         let (vs, model) = make_run(&spec, shape, &ordering);
         train_a_little(&vs, model.as_ref());
-        let dims = [
-            5,
-            shape.channels as i64,
-            shape.height as i64,
-            shape.width as i64,
-        ];
-        let u = Tensor::rand(dims, (Kind::Double, Device::Cpu));
-        let (cached, naive) = (model.sample_with(&u), model.sample_naive_with(&u));
-        assert!(
-            cached.equal(&naive),
-            "{ordering} / {shape:?}: cached and naive samples differ"
-        );
-        assert!(
-            naive.std(false).double_value(&[]) > 0.0,
-            "{ordering}: the draws vary"
-        );
+        assert_cached_equals_naive(model.as_ref(), &format!("{ordering} / {shape:?}"));
     }
+}
+
+/// From the same uniforms the model's (cached) sampler and its naive one
+/// draw the same images, and the draws vary (not trivially equal).
+fn assert_cached_equals_naive(model: &dyn DensityModel, what: &str) {
+    let s = model.shape();
+    let dims = [5, s.channels as i64, s.height as i64, s.width as i64];
+    let u = Tensor::rand(dims, (Kind::Double, Device::Cpu));
+    let (cached, naive) = (model.sample_with(&u), model.sample_naive_with(&u));
+    assert!(
+        cached.equal(&naive),
+        "{what}: cached and naive samples differ"
+    );
+    assert!(
+        naive.std(false).double_value(&[]) > 0.0,
+        "{what}: the draws do not vary"
+    );
 }
