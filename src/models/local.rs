@@ -195,14 +195,7 @@ impl DensityModel for Local {
     /// One of the run's orderings per minibatch (the only one for a single ordering).
     fn training_loss(&self, x: &Tensor, draw: u64) -> Loss {
         let t = &self.trained[(draw % self.trained.len() as u64) as usize];
-        let nll = -self
-            .log_probs_with(x, &t.masks)
-            .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float)
-            .mean(Kind::Float);
-        Loss {
-            objective: nll.shallow_clone(),
-            nll,
-        }
+        Loss::from_log_probs(&self.log_probs_with(x, &t.masks))
     }
 
     fn max_members(&self) -> Option<usize> {

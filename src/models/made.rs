@@ -395,14 +395,7 @@ impl DensityModel for Made {
     }
     fn training_loss(&self, x: &Tensor, draw: u64) -> Loss {
         let k = (draw % self.masks.len() as u64) as usize;
-        let nll = -self
-            .log_probs_mask(x, k)
-            .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float)
-            .mean(Kind::Float);
-        Loss {
-            objective: nll.shallow_clone(),
-            nll,
-        }
+        Loss::from_log_probs(&self.log_probs_mask(x, k))
     }
     fn max_members(&self) -> Option<usize> {
         Some(self.masks.len())

@@ -148,14 +148,7 @@ impl std::fmt::Display for Member {
 
 /// The default training loss: the mean negative log-likelihood of `x`.
 pub fn mean_nll_loss<M: DensityModel + ?Sized>(model: &M, x: &Tensor) -> Loss {
-    let nll = -model
-        .log_probs(x)
-        .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float)
-        .mean(Kind::Float);
-    Loss {
-        objective: nll.shallow_clone(),
-        nll,
-    }
+    Loss::from_log_probs(&model.log_probs(x))
 }
 
 /// A minibatch's training loss.
@@ -166,6 +159,25 @@ pub struct Loss {
     /// The mean negative log-likelihood in nats per image, for logging and
     /// divergence checks (a scalar tensor on the model's device).
     pub nll: Tensor,
+}
+
+impl Loss {
+    /// A loss that is its own mean NLL (no surrogate).
+    pub fn of_nll(nll: Tensor) -> Loss {
+        Loss {
+            objective: nll.shallow_clone(),
+            nll,
+        }
+    }
+
+    /// The mean NLL of per-pixel log-probabilities `[B, C, H, W]`.
+    pub fn from_log_probs(log_probs: &Tensor) -> Loss {
+        Loss::of_nll(
+            -log_probs
+                .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Float)
+                .mean(Kind::Float),
+        )
+    }
 }
 
 /// Which orderings a model takes.

@@ -237,11 +237,7 @@ impl DensityModel for OaNade {
         let hidden: Tensor = 1.0 - &m;
         let unobserved = -(lp * hidden).sum_dim_intlist(1, false, x.kind());
         let scale = (d as f64) / (-splits + d as f64);
-        let nll = (unobserved * scale).mean(Kind::Float);
-        Loss {
-            objective: nll.shallow_clone(),
-            nll,
-        }
+        Loss::of_nll((unobserved * scale).mean(Kind::Float))
     }
     /// The run's ordering(s), then `random:1`, `random:2`, … (skipping any
     /// already listed).

@@ -262,14 +262,12 @@ impl DensityModel for Rnade {
         let flat = self.flat(x);
         let dims = flat.size();
         let u = rng::uniform(&mut rng::stream(draw, TRAIN_NOISE), &dims, self.device);
-        let nll = -self
-            .bound_terms(&flat, &u.to_kind(flat.kind()))
-            .sum_dim_intlist(1, false, Kind::Float)
-            .mean(Kind::Float);
-        Loss {
-            objective: nll.shallow_clone(),
-            nll,
-        }
+        Loss::of_nll(
+            -self
+                .bound_terms(&flat, &u.to_kind(flat.kind()))
+                .sum_dim_intlist(1, false, Kind::Float)
+                .mean(Kind::Float),
+        )
     }
     fn sample_with(&self, u: &Tensor) -> Tensor {
         let _guard = tch::no_grad_guard();
