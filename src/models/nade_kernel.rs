@@ -1,18 +1,25 @@
-//! NADE on the CPU over the tensors' memory: the forward pass and the
-//! hand-derived backward pass, images in small groups per thread.
+//! NADE on the CPU over the tensors' memory: the forward pass, and the loss
+//! with its hand-derived gradient in one backward sweep; images in small
+//! groups per thread.
 //!
 //! For one image, with a_t = c + Σ_{s<t} W_s x_s, h_t = σ(a_t),
 //! l_t = b_t + V_t · h_t and the loss Σ_t softplus(l_t) − x_t l_t:
 //! δ_t = σ(l_t) − x_t, ∂b_t = δ_t, ∂V_t = δ_t h_t,
 //! ∂a_t = δ_t V_t ⊙ h_t ⊙ (1 − h_t), ∂c = Σ_t ∂a_t and
-//! ∂W_s = x_s Σ_{t>s} ∂a_t, accumulated backwards over t, where a_t comes
-//! back from the final running sum by subtracting W_t x_t (nothing of size
-//! D·H is stored per image). A thread takes its images in groups of 8, step
-//! by step (each step's rows of W, V and their gradients are then read once
-//! per group), and keeps its own gradient sums (2·D·H + D + H): memory
-//! O(threads · D·H), never B×D×H. Each step is a few loops over H that the
-//! compiler vectorizes (with AVX2 where the CPU has it).
+//! ∂W_s = x_s Σ_{t>s} ∂a_t. Training first sums the running sum to its end,
+//! c + Σ_s W_s x_s (no σ needed), then goes backwards over t: a_t comes back
+//! by subtracting W_t x_t, and h_t, l_t, the loss and every gradient of step
+//! t follow from it, so σ(a_t) is computed once per step and nothing of
+//! size D·H is stored per image. A thread takes its images in groups of 8,
+//! step by step (each step's rows of W, V and their gradients are then read
+//! once per group), and keeps its own gradient sums (2·D·H + D + H): memory
+//! O(threads · D·H), never B×D×H. Each step is a few loops over H: in
+//! float32 with AVX-512 or AVX2 and FMA those of [`super::nade_simd`], elsewhere
+//! portable loops that the compiler vectorizes.
 use std::ops::{Add, AddAssign, Mul, Sub};
+
+use super::nade_simd::Simd;
+use super::pool;
 
 /// The float types the kernel runs in.
 pub trait Real:
@@ -33,6 +40,35 @@ pub trait Real:
     /// log(1 + eˣ), stably.
     fn softplus(self) -> Self;
     fn to_f64(self) -> f64;
+
+    /// Forward step t of one image: V_t · σ(a), then a += x·W_t (`h` is
+    /// scratch of length H). The portable loops; float32 overrides these
+    /// steps with [`super::nade_simd`] where the CPU has AVX-512, or AVX2 and FMA.
+    #[inline(always)]
+    fn forward_step(a: &mut [Self], rows: (&[Self], &[Self]), x: Self, h: &mut [Self]) -> Self {
+        portable_forward_step(a, rows, x, h)
+    }
+
+    /// Backward step t of one image, first half: ∂W_t += x·s (s = Σ_{t'>t}
+    /// ∂a_t') and a −= x·W_t (a_t back from the running sum), then
+    /// h = σ(a_t); returns V_t · h.
+    #[inline(always)]
+    fn step_back(
+        (a, s): (&mut [Self], &[Self]),
+        gw: &mut [Self],
+        rows: (&[Self], &[Self]),
+        x: Self,
+        h: &mut [Self],
+    ) -> Self {
+        portable_step_back((a, s), gw, rows, x, h)
+    }
+
+    /// Backward step t of one image, second half, given δ = σ(l_t) − x_t
+    /// and h = σ(a_t): ∂V_t += δ·h and s += δ·V_t ⊙ h ⊙ (1 − h).
+    #[inline(always)]
+    fn add_step_grads(s: &mut [Self], gv: &mut [Self], v: &[Self], h: &[Self], delta: Self) {
+        portable_add_step_grads(s, gv, v, h, delta)
+    }
 }
 
 impl Real for f64 {
@@ -60,6 +96,36 @@ impl Real for f32 {
     }
     fn to_f64(self) -> f64 {
         self as f64
+    }
+
+    #[inline(always)]
+    fn forward_step(a: &mut [f32], rows: (&[f32], &[f32]), x: f32, h: &mut [f32]) -> f32 {
+        match Simd::detect() {
+            Some(simd) => simd.forward_step(a, rows.0, rows.1, x),
+            None => portable_forward_step(a, rows, x, h),
+        }
+    }
+
+    #[inline(always)]
+    fn step_back(
+        running: (&mut [f32], &[f32]),
+        gw: &mut [f32],
+        rows: (&[f32], &[f32]),
+        x: f32,
+        h: &mut [f32],
+    ) -> f32 {
+        match Simd::detect() {
+            Some(simd) => simd.step_back(running, gw, rows, x, h),
+            None => portable_step_back(running, gw, rows, x, h),
+        }
+    }
+
+    #[inline(always)]
+    fn add_step_grads(s: &mut [f32], gv: &mut [f32], v: &[f32], h: &[f32], delta: f32) {
+        match Simd::detect() {
+            Some(simd) => simd.add_step_grads(s, gv, v, h, delta),
+            None => portable_add_step_grads(s, gv, v, h, delta),
+        }
     }
 }
 
@@ -186,32 +252,21 @@ fn logits_of<T: Real>(p: &Params<T>, images: &[T]) -> Vec<T> {
 fn grads_of<T: Real>(p: &Params<T>, images: &[T]) -> Grads<T> {
     let (d, h) = (p.b.len(), p.c.len());
     let mut g = Grads::zeros(d, h);
-    let mut l = vec![T::default(); d * GROUP];
     for xi in images.chunks(d * GROUP) {
-        let l = &mut l[..xi.len()];
-        let a = forward(p, xi, l);
-        backward(p, xi, a, l, &mut g);
+        backward(p, xi, final_sums(p, xi), &mut g);
     }
     g
 }
 
 /// Runs `work` on contiguous runs of whole images (D values each), one per
-/// torch thread, and returns the results in order.
+/// torch thread, on libtorch's own threads ([`pool`]), and returns the
+/// results in order.
 fn in_parallel<T: Real, R: Send>(x: &[T], d: usize, work: impl Fn(&[T]) -> R + Sync) -> Vec<R> {
     let images = x.len() / d.max(1);
     let threads = (tch::get_num_threads().max(1) as usize).min(images).max(1);
-    let per = images.div_ceil(threads);
-    let work = &work;
-    std::thread::scope(|s| {
-        let handles: Vec<_> = x
-            .chunks((per * d).max(1))
-            .map(|part| s.spawn(move || work(part)))
-            .collect();
-        handles
-            .into_iter()
-            .map(|h| h.join().expect("a NADE kernel thread panicked"))
-            .collect()
-    })
+    let per = images.div_ceil(threads) * d;
+    let parts: Vec<&[T]> = x.chunks(per.max(1)).collect();
+    pool::run(parts.len(), threads, |i| work(parts[i]))
 }
 
 /// Images processed together, step by step, so that each step's rows of
@@ -226,12 +281,9 @@ fn forward<T: Real>(p: &Params<T>, x: &[T], l: &mut [T]) -> Vec<T> {
     let mut a = p.c.repeat(x.len() / d);
     let mut ht = vec![T::default(); h];
     for t in 0..d {
-        let (vt, wt) = (&p.v[t * h..(t + 1) * h], &p.w[t * h..(t + 1) * h]);
+        let rows = (&p.v[t * h..(t + 1) * h], &p.w[t * h..(t + 1) * h]);
         for (i, ai) in a.chunks_mut(h).enumerate() {
-            l[i * d + t] = p.b[t] + sigmoid_dot(ai, &mut ht, vt);
-            if x[i * d + t] != T::default() {
-                axpy(ai, x[i * d + t], wt);
-            }
+            l[i * d + t] = p.b[t] + T::forward_step(ai, rows, x[i * d + t], &mut ht);
         }
     }
     a
@@ -260,33 +312,77 @@ fn sigmoid_dot<T: Real>(a: &[T], h: &mut [T], v: &[T]) -> T {
     (pairs[0] + pairs[2]) + (pairs[1] + pairs[3]) + tail
 }
 
-/// A group's gradient, added to `g`: backwards over t from the final
-/// running sums `a`, which give a_t back by subtracting W_t x_t (so no h_t
-/// is stored); `sum` = Σ_{t'>t} ∂a_t' per image.
+/// The running sums after the last step, c + Σ_s W_s x_s `[G·H]`, of a
+/// group of images `x` `[G·D]`.
 #[inline(always)]
-fn backward<T: Real>(p: &Params<T>, x: &[T], mut a: Vec<T>, l: &[T], g: &mut Grads<T>) {
+fn final_sums<T: Real>(p: &Params<T>, x: &[T]) -> Vec<T> {
+    let (d, h) = (p.b.len(), p.c.len());
+    let mut a = p.c.repeat(x.len() / d);
+    for (ai, xi) in a.chunks_mut(h).zip(x.chunks(d)) {
+        for (t, &xt) in xi.iter().enumerate() {
+            if xt != T::default() {
+                axpy(ai, xt, &p.w[t * h..(t + 1) * h]);
+            }
+        }
+    }
+    a
+}
+
+/// A group's loss and gradient, added to `g`: backwards over t from the
+/// final running sums `a`, which give a_t back by subtracting W_t x_t;
+/// `sum` = Σ_{t'>t} ∂a_t' per image.
+#[inline(always)]
+fn backward<T: Real>(p: &Params<T>, x: &[T], mut a: Vec<T>, g: &mut Grads<T>) {
     let (d, h) = (p.b.len(), p.c.len());
     let (mut sum, mut ht) = (vec![T::default(); a.len()], vec![T::default(); h]);
     for t in (0..d).rev() {
         let rows = t * h..(t + 1) * h;
         let (vt, wt) = (&p.v[rows.clone()], &p.w[rows.clone()]);
         for (i, (ai, si)) in a.chunks_mut(h).zip(sum.chunks_mut(h)).enumerate() {
-            let (xt, lt) = (x[i * d + t], l[i * d + t]);
-            if xt != T::default() {
-                axpy(&mut g.w[rows.clone()], xt, si);
-                axpy(ai, T::default() - xt, wt);
-            }
+            let xt = x[i * d + t];
+            let lt = p.b[t] + T::step_back((ai, si), &mut g.w[rows.clone()], (vt, wt), xt, &mut ht);
             g.loss += (lt.softplus() - xt * lt).to_f64();
             let delta = lt.sigmoid() - xt;
             g.b[t] += delta;
-            ht.iter_mut().zip(&*ai).for_each(|(h, &a)| *h = a.sigmoid());
-            axpy(&mut g.v[rows.clone()], delta, &ht);
-            add_sigmoid_grad(si, delta, vt, &ht);
+            T::add_step_grads(si, &mut g.v[rows.clone()], vt, &ht, delta);
         }
     }
     for si in sum.chunks(h) {
         axpy(&mut g.c, T::ONE, si);
     }
+}
+
+/// [`Real::forward_step`] in loops that the compiler vectorizes.
+#[inline(always)]
+fn portable_forward_step<T: Real>(a: &mut [T], (v, w): (&[T], &[T]), x: T, h: &mut [T]) -> T {
+    let dot = sigmoid_dot(a, h, v);
+    if x != T::default() {
+        axpy(a, x, w);
+    }
+    dot
+}
+
+/// [`Real::step_back`] in loops that the compiler vectorizes.
+#[inline(always)]
+fn portable_step_back<T: Real>(
+    (a, s): (&mut [T], &[T]),
+    gw: &mut [T],
+    (v, w): (&[T], &[T]),
+    x: T,
+    h: &mut [T],
+) -> T {
+    if x != T::default() {
+        axpy(gw, x, s);
+        axpy(a, T::default() - x, w);
+    }
+    sigmoid_dot(a, h, v)
+}
+
+/// [`Real::add_step_grads`] in loops that the compiler vectorizes.
+#[inline(always)]
+fn portable_add_step_grads<T: Real>(s: &mut [T], gv: &mut [T], v: &[T], h: &[T], delta: T) {
+    axpy(gv, delta, h);
+    add_sigmoid_grad(s, delta, v, h);
 }
 
 // Small loops as functions of their own: their slice arguments cannot
