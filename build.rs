@@ -30,6 +30,7 @@ fn main() {
         })
         .unwrap_or_else(|| "unknown".into());
     println!("cargo:rustc-env=ARLAB_TORCH_VERSION={version}");
+    libtorch_shims(Path::new(&lib));
     println!("cargo:rustc-link-search=native={lib}");
     println!("cargo:rustc-link-arg=-Wl,-rpath,{lib}");
     println!("cargo:rustc-link-arg=-Wl,--no-as-needed");
@@ -38,6 +39,22 @@ fn main() {
     }
     println!("cargo:rustc-link-arg=-ltorch");
     println!("cargo:rustc-link-arg=-Wl,--as-needed");
+}
+
+/// src/autocast.cpp and src/cuda_memory.cpp, the few libtorch calls that
+/// tch does not bind, against the headers beside libtorch's lib directory.
+fn libtorch_shims(lib: &Path) {
+    let files = ["src/autocast.cpp", "src/cuda_memory.cpp"];
+    for f in files {
+        println!("cargo:rerun-if-changed={f}");
+    }
+    cc::Build::new()
+        .cpp(true)
+        .files(files)
+        .include(lib.join("../include"))
+        .flag("-std=c++17")
+        .warnings(false)
+        .compile("arlab_libtorch_shims");
 }
 
 /// `ARLAB_GIT_COMMIT`: the commit of the checkout arlab is built from (empty

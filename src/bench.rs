@@ -15,9 +15,10 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 use tch::{nn, Device, Kind, Tensor};
 
+use crate::autocast::Autocast;
 use crate::data::{Dataset, ImageShape};
 use crate::models::{DensityModel, ModelSpec};
-use crate::spec::Spec;
+use crate::spec::{Precision, Spec};
 use crate::train::adam::Adam;
 
 /// Timed repetitions per rate.
@@ -65,6 +66,8 @@ pub struct Options {
     /// Batch sizes; every model is measured at each.
     pub batches: Vec<usize>,
     pub device: Device,
+    /// The precision of the training steps (evaluation is float32).
+    pub precision: Precision,
     /// Timed seconds per rate (split over the repetitions).
     pub seconds: f64,
     /// Images drawn for the sampling time (0: not measured).
@@ -157,7 +160,11 @@ pub struct Row {
     /// Resident memory when this row's measurement began (before its model
     /// was built), so `peak_rss_mib - rss_start_mib` is what the row added.
     pub rss_start_mib: Option<f64>,
+    /// On CUDA: the most memory libtorch's caching allocator handed out
+    /// while this row was measured (None on the CPU).
+    pub peak_cuda_mib: Option<f64>,
     pub device: String,
+    pub precision: Precision,
 }
 
 /// Waits for the device's queued work (a no-op on the CPU).
@@ -207,23 +214,39 @@ pub fn random_images(shape: ImageShape, batch: usize, device: Device) -> Tensor 
 }
 
 /// One training step as in [`crate::train`]: the model's minibatch
-/// objective ([`DensityModel::training_loss`]; by default −mean log p(x)),
-/// backward, Adam. `draw` changes per step, as in training.
-fn train_step(model: &dyn DensityModel, adam: &mut Adam, x: &Tensor, draw: u64) {
-    let loss = model.training_loss(x, draw).objective;
+/// objective ([`DensityModel::training_loss`]; by default −mean log p(x))
+/// under autocast at `precision`, backward, Adam. `draw` changes per step,
+/// as in training.
+fn train_step(
+    model: &dyn DensityModel,
+    adam: &mut Adam,
+    x: &Tensor,
+    draw: u64,
+    precision: Precision,
+) {
+    let loss = {
+        let _autocast = Autocast::enter(precision, model.device());
+        model.training_loss(x, draw).objective
+    };
     adam.zero_grad();
     loss.backward();
     adam.step(1e-3);
 }
 
 /// Training images/s at `batch`.
-pub fn train_rate(vs: &nn::VarStore, model: &dyn DensityModel, batch: usize, seconds: f64) -> Rate {
+pub fn train_rate(
+    vs: &nn::VarStore,
+    model: &dyn DensityModel,
+    batch: usize,
+    seconds: f64,
+    precision: Precision,
+) -> Rate {
     let x = random_images(model.shape(), batch, model.device());
     let mut adam = Adam::new(vs, [0.9, 0.999], 0.0);
     let mut draw = 0u64;
     measure_rate(batch, seconds, model.device(), || {
         draw += 1;
-        train_step(model, &mut adam, &x, draw)
+        train_step(model, &mut adam, &x, draw, precision)
     })
 }
 
@@ -297,13 +320,16 @@ pub fn bench_model(
         } else {
             None
         };
+        if let Device::Cuda(i) = opts.device {
+            crate::device::reset_cuda_peak(i);
+        }
         tch::manual_seed(0);
         let vs = nn::VarStore::new(opts.device);
         let model = m
             .build_run(&vs.root(), shape, &spec.orderings[0])
             .with_context(|| format!("model {}", m.label()))?;
         tracing::info!("bench: {} at batch {batch}", m.label());
-        let train = train_rate(&vs, model.as_ref(), batch, opts.seconds);
+        let train = train_rate(&vs, model.as_ref(), batch, opts.seconds, opts.precision);
         let eval = eval_rate(model.as_ref(), batch, opts.seconds);
         if sampled.is_none() && opts.samples > 0 {
             sampled = Some(sample_seconds(model.as_ref(), opts.samples));
@@ -319,7 +345,12 @@ pub fn bench_model(
             samples: opts.samples,
             peak_rss_mib: if cpu { peak_rss_mib() } else { None },
             rss_start_mib: rss_start,
+            peak_cuda_mib: match opts.device {
+                Device::Cuda(i) => crate::device::cuda_peak_allocated_mib(i),
+                _ => None,
+            },
             device: format!("{:?}", opts.device),
+            precision: opts.precision,
         });
     }
     Ok(rows)
@@ -347,15 +378,23 @@ fn fmt_rate(v: f64) -> String {
 /// The rows as a markdown table.
 pub fn markdown(rows: &[Row]) -> String {
     let samples = rows.first().map_or(0, |r| r.samples);
+    let memory = if rows.iter().any(|r| r.peak_cuda_mib.is_some()) {
+        "peak CUDA allocated MiB"
+    } else {
+        "peak RSS MiB (+ over row start)"
+    };
     let mut out = format!(
-        "| model | type | batch | parameters | train img/s | train spread | eval img/s | eval spread | sample {samples} (s) | peak RSS MiB (+ over row start) |\n\
+        "| model | type | batch | parameters | train img/s | train spread | eval img/s | eval spread | sample {samples} (s) | {memory} |\n\
          |---|---|---:|---:|---:|---:|---:|---:|---:|---:|\n"
     );
     for r in rows {
         let sample = r.sample_seconds.map_or("–".into(), |s| format!("{s:.2}"));
-        let rss = match (r.peak_rss_mib, r.rss_start_mib) {
-            (Some(peak), Some(start)) => format!("{peak:.0} (+{:.0})", (peak - start).max(0.0)),
-            (Some(peak), None) => format!("{peak:.0}"),
+        let rss = match (r.peak_rss_mib, r.rss_start_mib, r.peak_cuda_mib) {
+            (Some(peak), Some(start), _) => {
+                format!("{peak:.0} (+{:.0})", (peak - start).max(0.0))
+            }
+            (Some(peak), None, _) => format!("{peak:.0}"),
+            (None, _, Some(cuda)) => format!("{cuda:.0}"),
             _ => "n/a".into(),
         };
         out += &format!(
@@ -393,7 +432,9 @@ struct CsvRow<'a> {
     sample_seconds: Option<f64>,
     peak_rss_mib: Option<f64>,
     rss_start_mib: Option<f64>,
+    peak_cuda_mib: Option<f64>,
     device: &'a str,
+    precision: String,
 }
 
 /// The rows as CSV at `path`.
@@ -415,7 +456,9 @@ pub fn write_csv(path: &Path, rows: &[Row]) -> Result<()> {
             sample_seconds: r.sample_seconds,
             peak_rss_mib: r.peak_rss_mib,
             rss_start_mib: r.rss_start_mib,
+            peak_cuda_mib: r.peak_cuda_mib,
             device: &r.device,
+            precision: r.precision.to_string(),
         })
         .collect();
     crate::results::write_csv(path, &lines)

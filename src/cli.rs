@@ -11,7 +11,7 @@ use crate::eval::ensemble::{self, EnsembleSpec};
 use crate::eval::score;
 use crate::order::{self, OrderSpec};
 use crate::results::{self, plots, RunDir};
-use crate::spec::{DeviceChoice, Size, Spec};
+use crate::spec::{DeviceChoice, Precision, Size, Spec};
 use crate::sweep::{self, Plan};
 use crate::{bench, eval, slurm, train};
 
@@ -230,6 +230,10 @@ pub enum Command {
         /// `auto`, `cpu`, `cuda` or `cuda:N` (default: the spec's `train.device`).
         #[arg(long)]
         device: Option<String>,
+        /// `f32` or `bf16` for the training steps (default: the spec's
+        /// `train.precision`); evaluation is always float32.
+        #[arg(long)]
+        precision: Option<String>,
         /// Timed seconds per rate, split over 5 repetitions.
         #[arg(long, default_value_t = 5.0)]
         seconds: f64,
@@ -423,6 +427,7 @@ pub fn run() -> Result<()> {
             models,
             batches,
             device,
+            precision,
             seconds,
             samples,
             out,
@@ -437,6 +442,10 @@ pub fn run() -> Result<()> {
                 Some(d) => d.parse::<DeviceChoice>().context("--device")?,
                 None => spec.train.device,
             };
+            let precision = match precision {
+                Some(p) => p.parse::<Precision>().context("--precision")?,
+                None => spec.train.precision,
+            };
             let opts = bench::Options {
                 batches: if batches.is_empty() {
                     vec![100]
@@ -444,6 +453,7 @@ pub fn run() -> Result<()> {
                     batches
                 },
                 device: device.resolve()?,
+                precision,
                 seconds,
                 samples,
             };
@@ -807,12 +817,13 @@ fn cmd_bench(spec: &Spec, models: &[String], opts: &bench::Options, out: &Path) 
     let rss = if opts.device == tch::Device::Cpu {
         "peak RSS: the whole process's peak resident memory while the row was measured (VmHWM, reset before each row, so libtorch, arlab and memory the allocator kept from earlier rows are included); in brackets, its rise over the resident memory at the row's start"
     } else {
-        "peak RSS: not measured on CUDA"
+        "peak memory on CUDA: the most memory libtorch's caching allocator handed out while the row was measured"
     };
     println!(
-        "\n{:?}, {} torch thread(s); median of {} timed repetitions (min–max), {}s per rate; {rss}",
+        "\n{:?}, {} torch thread(s), training steps in {}, evaluation in float32; median of {} timed repetitions (min–max), {}s per rate; {rss}",
         opts.device,
         tch::get_num_threads(),
+        opts.precision,
         bench::REPETITIONS,
         opts.seconds
     );

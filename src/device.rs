@@ -66,3 +66,46 @@ impl DeviceChoice {
         }
     }
 }
+
+extern "C" {
+    fn arlab_cuda_peak_allocated(index: i8) -> i64;
+    fn arlab_cuda_reset_peak(index: i8) -> bool;
+}
+
+/// The most memory libtorch's caching allocator has handed out on CUDA
+/// device `index` since [`reset_cuda_peak`], in MiB (src/cuda_memory.cpp);
+/// `None` where there is no CUDA allocator.
+pub fn cuda_peak_allocated_mib(index: usize) -> Option<f64> {
+    let index = i8::try_from(index).ok()?;
+    // SAFETY: a read of the allocator's statistics; exceptions are caught
+    // on the C++ side and come back as −1.
+    let bytes = unsafe { arlab_cuda_peak_allocated(index) };
+    (bytes >= 0).then(|| bytes as f64 / (1024.0 * 1024.0))
+}
+
+/// Starts a new peak for [`cuda_peak_allocated_mib`]; false where there is
+/// no CUDA allocator.
+pub fn reset_cuda_peak(index: usize) -> bool {
+    // SAFETY: as above.
+    i8::try_from(index).is_ok_and(|i| unsafe { arlab_cuda_reset_peak(i) })
+}
+
+#[cfg(test)]
+mod cuda_memory_tests {
+    use super::*;
+
+    #[test]
+    fn cuda_memory_statistics_are_absent_without_cuda_and_never_crash() {
+        if Cuda::is_available() {
+            assert!(reset_cuda_peak(0));
+            let x = tch::Tensor::zeros([1024, 1024], (tch::Kind::Float, Device::Cuda(0)));
+            let peak = cuda_peak_allocated_mib(0).expect("CUDA statistics");
+            assert!(peak >= 4.0, "a 4 MiB tensor, peak {peak} MiB");
+            drop(x);
+        } else {
+            assert_eq!(cuda_peak_allocated_mib(0), None);
+            assert!(!reset_cuda_peak(0));
+        }
+        assert_eq!(cuda_peak_allocated_mib(1000), None);
+    }
+}

@@ -3,6 +3,7 @@
 //! The loop: a YAML [`spec`] names data, models, orderings and seeds; [`train`]
 //! fits each run; [`eval`] computes exact log-likelihoods; [`results`] writes
 //! the results tree and the cross-run comparison.
+pub mod autocast;
 pub mod bench;
 pub mod cli;
 pub mod data;

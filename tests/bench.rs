@@ -4,7 +4,7 @@ use common::*;
 
 const MODELS: &str = "  - type: nade\n    hidden: 4\n  - type: pixelcnn\n    blocks: 1\n    hidden: 4\n    output_hidden: 8\n";
 
-const COLUMNS: [&str; 15] = [
+const COLUMNS: [&str; 17] = [
     "model",
     "type",
     "batch",
@@ -19,7 +19,9 @@ const COLUMNS: [&str; 15] = [
     "sample_seconds",
     "peak_rss_mib",
     "rss_start_mib",
+    "peak_cuda_mib",
     "device",
+    "precision",
 ];
 
 fn tiny_spec(work: &std::path::Path) -> String {
@@ -69,6 +71,7 @@ fn bench_prints_a_table_and_writes_the_csv() {
     let cols = csv_columns(&csv, &COLUMNS);
     assert_eq!(cols["model"], ["nade-h4", "pixelcnn-b1-h4-o8"]);
     assert_eq!(cols["batch"], ["100", "100"]);
+    assert_eq!(cols["precision"], ["f32", "f32"]);
     for c in [
         "parameters",
         "train_img_per_s",
@@ -93,6 +96,20 @@ fn bench_prints_a_table_and_writes_the_csv() {
             assert!(positive(&cols[c]), "{c}: {:?}", cols[c]);
         }
     }
+}
+
+#[test]
+fn bench_measures_bf16_training_steps() {
+    let dir = tmp();
+    let spec = tiny_spec(dir.path());
+    let out = text(&ok(bench(dir.path(), &spec, &["--precision", "bf16"])).stdout);
+    assert!(
+        out.contains("training steps in bf16, evaluation in float32"),
+        "{out}"
+    );
+    let cols = csv_columns(&dir.path().join("x.csv"), &["precision", "train_img_per_s"]);
+    assert_eq!(cols["precision"], ["bf16", "bf16"]);
+    assert!(positive(&cols["train_img_per_s"]));
 }
 
 #[test]

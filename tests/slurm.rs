@@ -45,6 +45,9 @@ impl Cluster {
             .args(args)
             .current_dir(cwd)
             .env("SLURM_CONF", &self.conf)
+            // Runs last long enough to be interrupted mid-way on any
+            // machine (a 2 ms pause after each step; sbatch passes it on).
+            .env("ARLAB_STEP_DELAY_MS", "2")
             .env(
                 "PATH",
                 format!(

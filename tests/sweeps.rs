@@ -261,9 +261,11 @@ fn report_renders_in_headless_chromium() {
 fn a_killed_worker_loses_nothing_the_rerun_finishes_what_is_missing() {
     let work = tmp();
     let w = work.path();
-    // Slow enough to kill a worker mid-run.
     write_spec(w, "sweep.yaml", &sweep_spec("kw", 6000, 3));
+    // Slow enough to kill a worker mid-run, on any machine: 300 steps an
+    // epoch, each followed by a pause of 3 ms.
     let parent = Command::new(env!("CARGO_BIN_EXE_arlab"))
+        .env("ARLAB_STEP_DELAY_MS", "3")
         .args([
             "run",
             "sweep.yaml",

@@ -39,6 +39,7 @@ impl Head {
     /// `log p(x | params)` elementwise: `params` `[..., K]`, `x` `[...]`
     /// (level values, as floats), result `[...]`.
     pub fn log_prob(&self, params: &Tensor, x: &Tensor) -> Tensor {
+        let params = &super::full_precision(params);
         match self {
             Head::Bernoulli => super::bernoulli_log_prob(&params.squeeze_dim(-1), x),
             Head::Categorical { .. } => params

@@ -536,7 +536,18 @@ pub fn check_sizes(sizes: &[(&str, Option<usize>)]) -> Result<()> {
 /// `log p(x_t)` for Bernoulli conditionals with the given logits:
 /// `x·l − softplus(l)`, stable for any logit.
 pub fn bernoulli_log_prob(logits: &Tensor, x: &Tensor) -> Tensor {
-    x * logits - logits.softplus()
+    let logits = full_precision(logits);
+    x * &logits - logits.softplus()
+}
+
+/// `t` in float32 if a reduced precision (bfloat16 or float16, from a
+/// training step under autocast), else `t` itself: log-probabilities are
+/// always computed in float32 or better.
+pub fn full_precision(t: &Tensor) -> Tensor {
+    match t.kind() {
+        Kind::BFloat16 | Kind::Half => t.to_kind(Kind::Float),
+        _ => t.shallow_clone(),
+    }
 }
 
 #[cfg(test)]

@@ -202,9 +202,12 @@ impl Nade {
     }
 
     /// Whether the CPU kernel ([`nade_kernel`]) runs this model: on the
-    /// CPU, in float32 or float64.
+    /// CPU, in float32 or float64, outside autocast (the kernel computes in
+    /// its parameters' precision only; under bf16 autocast libtorch does).
     fn on_kernel(&self) -> bool {
-        self.w.device() == Device::Cpu && matches!(self.w.kind(), Kind::Float | Kind::Double)
+        self.w.device() == Device::Cpu
+            && matches!(self.w.kind(), Kind::Float | Kind::Double)
+            && !crate::autocast::active(Device::Cpu)
     }
 
     /// The parameters as vectors of `T` (w, c, v, b).

@@ -188,6 +188,45 @@ pub enum Schedule {
     Step,
 }
 
+/// The precision of training steps: `f32`, or `bf16` (autocast to
+/// bfloat16 on the run's device: matrix products and convolutions in
+/// bfloat16, master weights, optimizer state and every reported
+/// likelihood in float32, sums in float64).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    Bf16,
+}
+
+impl Precision {
+    pub fn is_f32(&self) -> bool {
+        *self == Precision::F32
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Precision> {
+        match s {
+            "f32" => Ok(Precision::F32),
+            "bf16" => Ok(Precision::Bf16),
+            _ => anyhow::bail!("unknown precision {s:?}: expected f32 or bf16"),
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        })
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainSpec {
@@ -213,6 +252,9 @@ pub struct TrainSpec {
     pub samples: usize,
     /// `auto`, `cpu`, `cuda` or `cuda:N`.
     pub device: DeviceChoice,
+    /// `f32` or `bf16` for the training steps; evaluation is always float32.
+    #[serde(skip_serializing_if = "Precision::is_f32")]
+    pub precision: Precision,
     /// Write TensorBoard scalars per epoch under `<run>/tensorboard/`.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub tensorboard: bool,
@@ -235,6 +277,7 @@ impl Default for TrainSpec {
             sample_every: 1,
             samples: 64,
             device: DeviceChoice::Auto,
+            precision: Precision::F32,
             tensorboard: false,
         }
     }

@@ -10,6 +10,7 @@ use anyhow::{bail, Context, Result};
 use indicatif::{ProgressBar, ProgressStyle};
 use tch::{nn, Device, Kind, Tensor};
 
+use crate::autocast::Autocast;
 use crate::data::{Dataset, ImageShape, Split};
 use crate::eval::{self, ensemble, ensemble::EnsembleSpec};
 use crate::models::DensityModel;
@@ -32,6 +33,15 @@ pub struct Options {
     pub quiet: bool,
     /// Redo runs that already finished.
     pub force: bool,
+}
+
+/// A pause after every training step, from `ARLAB_STEP_DELAY_MS`: only for
+/// the tests that interrupt runs mid-way (a kill, a Slurm time-limit
+/// warning), so that a run lasts long enough to be interrupted however fast
+/// the machine trains. Unset (the normal case): no pause.
+fn step_delay() -> Option<Duration> {
+    let ms: u64 = std::env::var("ARLAB_STEP_DELAY_MS").ok()?.parse().ok()?;
+    (ms > 0).then(|| Duration::from_millis(ms))
 }
 
 /// Seed of the sample grids: fixed, so grids of different epochs compare.
@@ -268,15 +278,17 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
     }
     let (model, device) = (&inst.model, inst.device);
     log.line(&format!(
-        "{}: {} parameters, ordering {}, seed {}, device {:?}, binarization {}",
+        "{}: {} parameters, ordering {}, seed {}, device {:?}, binarization {}, training precision {}",
         run.id(),
         model.num_params(),
         run.ordering,
         run.seed,
         device,
-        data.binarization()
+        data.binarization(),
+        t.precision
     ));
     let base_lr = run.model.lr.unwrap_or(t.lr);
+    let step_delay = step_delay();
     let val = data.split(Split::Val);
     let n_train = data.split(Split::Train).size()[0];
     let patience_hit = |p: &Progress| t.patience.is_some_and(|k| p.since_best >= k);
@@ -309,7 +321,10 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
                 .index_select(0, &order.narrow(0, start, len))
                 .to_device(device);
             let draw = rng::key(run.seed, (epoch as u64) << 32 | b as u64);
-            let loss = model.training_loss(&xb, draw);
+            let loss = {
+                let _autocast = Autocast::enter(t.precision, device);
+                model.training_loss(&xb, draw)
+            };
             sums.add(&loss.nll, len);
             // Read back every READ_EVERY steps, not every step (no host
             // round trip), and before a stop writes its checkpoint.
@@ -345,6 +360,9 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
             }
             adam.step(lr);
             bar.inc(1);
+            if let Some(pause) = step_delay {
+                std::thread::sleep(pause);
+            }
             if stop {
                 bar.finish_and_clear();
                 p.step_seconds = epoch_start.elapsed().as_secs_f64();

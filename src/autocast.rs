@@ -1,0 +1,106 @@
+//! Mixed precision for training steps: libtorch's autocast on the run's
+//! device with bfloat16 (tch binds only CUDA autocast at float16, so the
+//! switch comes from src/autocast.cpp).
+//!
+//! Under autocast, matrix products and convolutions run in bfloat16 while
+//! the weights, their gradients and Adam's state stay float32. Every
+//! likelihood arlab reports comes from float32 log-probabilities
+//! ([`crate::models::full_precision`] lifts bfloat16 outputs before the
+//! head) summed in float64; validation and test evaluation run without
+//! autocast, in float32.
+use tch::Device;
+
+use crate::spec::Precision;
+
+extern "C" {
+    fn arlab_autocast_enabled(cuda: bool) -> bool;
+    fn arlab_autocast_dtype(cuda: bool) -> i8;
+    fn arlab_autocast_set(cuda: bool, enabled: bool, dtype: i8);
+    fn arlab_bfloat16() -> i8;
+}
+
+/// Autocast switched on for one device while this lives; what was there
+/// before comes back on drop.
+#[must_use = "autocast ends when the guard is dropped"]
+pub struct Autocast {
+    cuda: bool,
+    was_enabled: bool,
+    was_dtype: i8,
+}
+
+impl Autocast {
+    /// Autocast to `precision` on `device`: `None` for float32 (nothing to
+    /// switch) and on devices other than the CPU and CUDA.
+    pub fn enter(precision: Precision, device: Device) -> Option<Autocast> {
+        let cuda = match (precision, device) {
+            (Precision::F32, _) => return None,
+            (Precision::Bf16, Device::Cpu) => false,
+            (Precision::Bf16, Device::Cuda(_)) => true,
+            (Precision::Bf16, _) => return None,
+        };
+        // SAFETY: plain calls into libtorch's thread-local autocast state.
+        let (was_enabled, was_dtype) =
+            unsafe { (arlab_autocast_enabled(cuda), arlab_autocast_dtype(cuda)) };
+        // SAFETY: as above; BFloat16 is a valid ScalarType code.
+        unsafe {
+            arlab_autocast_set(cuda, true, arlab_bfloat16());
+            torch_sys::at_autocast_increment_nesting();
+        }
+        Some(Autocast {
+            cuda,
+            was_enabled,
+            was_dtype,
+        })
+    }
+}
+
+impl Drop for Autocast {
+    fn drop(&mut self) {
+        // SAFETY: restores the state read in `enter`; the cast weights are
+        // freed when the outermost autocast region ends, as in PyTorch.
+        unsafe {
+            arlab_autocast_set(self.cuda, self.was_enabled, self.was_dtype);
+            if torch_sys::at_autocast_decrement_nesting() == 0 {
+                torch_sys::at_autocast_clear_cache();
+            }
+        }
+    }
+}
+
+/// Whether autocast is on for `device` (the CPU kernels, which do not
+/// autocast, step aside for libtorch operations while it is).
+pub fn active(device: Device) -> bool {
+    let cuda = match device {
+        Device::Cpu => false,
+        Device::Cuda(_) => true,
+        _ => return false,
+    };
+    // SAFETY: a plain read of libtorch's thread-local autocast state.
+    unsafe { arlab_autocast_enabled(cuda) }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tch::{Kind, Tensor};
+
+    #[test]
+    fn bf16_autocast_lowers_matmuls_on_the_cpu_and_ends_with_its_guard() {
+        let a = Tensor::randn([4, 4], (Kind::Float, Device::Cpu));
+        assert!(!active(Device::Cpu));
+        assert_eq!(a.matmul(&a).kind(), Kind::Float);
+        {
+            let _guard = Autocast::enter(Precision::Bf16, Device::Cpu).expect("a guard");
+            assert!(active(Device::Cpu));
+            assert_eq!(a.matmul(&a).kind(), Kind::BFloat16);
+            {
+                let _inner = Autocast::enter(Precision::Bf16, Device::Cpu);
+                assert!(active(Device::Cpu));
+            }
+            assert!(active(Device::Cpu), "an inner guard restores, not clears");
+        }
+        assert!(!active(Device::Cpu));
+        assert_eq!(a.matmul(&a).kind(), Kind::Float);
+        assert!(Autocast::enter(Precision::F32, Device::Cpu).is_none());
+    }
+}
