@@ -5,11 +5,11 @@ and evaluation images/s, the median of 5 repetitions (min-max), and images
 per CPU-second (all threads).
 
     python scripts/peer_nade.py [SECONDS] [THREADS]    (defaults 5, 2)"""
-import statistics
 import sys
-import time
 
 import torch
+
+from peer_models import rate  # timed like `arlab bench`
 
 torch.set_num_threads(int(sys.argv[2]) if len(sys.argv) > 2 else 2)
 D, H = 784, 500
@@ -32,20 +32,6 @@ class Nade(torch.nn.Module):
 
 def nll(model, x):
     return torch.nn.functional.binary_cross_entropy_with_logits(model(x), x, reduction="none").sum(1)
-
-def rate(step, batch, seconds):
-    step()
-    reps, cpu, images = [], time.process_time(), 0
-    for _ in range(5):
-        t, n = time.perf_counter(), 0
-        while True:
-            step(); n += batch
-            if time.perf_counter() - t > seconds / 5:
-                break
-        reps.append(n / (time.perf_counter() - t))
-        images += n
-    per_cpu = images / (time.process_time() - cpu)
-    return statistics.median(reps), min(reps), max(reps), per_cpu
 
 seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 5
 for batch in [100, 512]:

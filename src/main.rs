@@ -1,5 +1,6 @@
 //! `arlab`: see `arlab --help` and the README.
 fn main() {
+    arlab::tune_allocator();
     // libtorch reports its errors as Rust panics; show them as short errors,
     // never as a panic message with a backtrace.
     std::panic::set_hook(Box::new(|info| {

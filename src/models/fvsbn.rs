@@ -78,7 +78,7 @@ impl Fvsbn {
 
 impl SeqNet for Fvsbn {
     fn logits(&self, xs: &Tensor) -> Tensor {
-        xs.matmul(&self.weight().tr()) + &self.b
+        xs.linear(&self.weight(), Some(&self.b))
     }
 
     fn sample(&self, u: &Tensor) -> Tensor {

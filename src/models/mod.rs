@@ -536,8 +536,13 @@ pub fn check_sizes(sizes: &[(&str, Option<usize>)]) -> Result<()> {
 /// `log p(x_t)` for Bernoulli conditionals with the given logits:
 /// `x·l − softplus(l)`, stable for any logit.
 pub fn bernoulli_log_prob(logits: &Tensor, x: &Tensor) -> Tensor {
-    let logits = full_precision(logits);
-    x * &logits - logits.softplus()
+    // x·l − softplus(l), as one fused (and stable) libtorch kernel.
+    -full_precision(logits).binary_cross_entropy_with_logits::<Tensor>(
+        x,
+        None,
+        None,
+        tch::Reduction::None,
+    )
 }
 
 /// `t` in float32 if a reduced precision (bfloat16 or float16, from a

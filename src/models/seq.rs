@@ -29,6 +29,8 @@ pub struct Permuted<N: SeqNet> {
     order: Vec<usize>,
     perm: Tensor,
     ranks: Tensor,
+    /// The order is the raster order: sequences are the images reshaped.
+    raster: bool,
     shape: ImageShape,
     device: Device,
 }
@@ -43,6 +45,7 @@ impl<N: SeqNet> Permuted<N> {
             .collect();
         Permuted {
             net,
+            raster: order.iter().enumerate().all(|(i, &p)| i == p),
             order,
             perm: Tensor::from_slice(&perm).to_device(device),
             ranks: Tensor::from_slice(&ranks).to_device(device),
@@ -66,15 +69,26 @@ impl<N: SeqNet> Permuted<N> {
         Box::new(Permuted::new(net, order, shape, vs.device()))
     }
 
-    /// `[B, 1, H, W, ...]` ↔ `[B, D]` in visiting order.
+    /// `[B, 1, H, W, ...]` ↔ `[B, D]` in visiting order (a reshape alone
+    /// under raster order: a gather and its backward scatter cost FVSBN
+    /// about a tenth of its training rate).
     fn to_steps(&self, x: &Tensor) -> Tensor {
-        x.reshape([x.size()[0], -1]).index_select(1, &self.perm)
+        let flat = x.reshape([x.size()[0], -1]);
+        if self.raster {
+            flat
+        } else {
+            flat.index_select(1, &self.perm)
+        }
     }
     fn to_image(&self, steps: &Tensor, extra: &[i64]) -> Tensor {
         let s = self.shape;
         let mut dims = vec![steps.size()[0], 1, s.height as i64, s.width as i64];
         dims.extend_from_slice(extra);
-        steps.index_select(1, &self.ranks).view(dims.as_slice())
+        if self.raster {
+            steps.reshape(dims.as_slice())
+        } else {
+            steps.index_select(1, &self.ranks).view(dims.as_slice())
+        }
     }
 }
 

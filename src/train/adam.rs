@@ -86,15 +86,16 @@ impl Adam {
             } else {
                 g
             };
-            let m = &mut self.m[i];
-            let _ = m.g_mul_scalar_(b1);
-            let _ = m.g_add_(&(&g * (1.0 - b1)));
-            let v = &mut self.v[i];
-            let _ = v.g_mul_scalar_(b2);
-            let _ = v.g_add_(&(g.square() * (1.0 - b2)));
-            let denom = (&*v / bias2).sqrt() + self.eps;
-            let update = &self.m[i] / denom * (lr / bias1);
-            let _ = p.g_sub_(&update);
+            // In place, with two temporaries (g², the denominator) instead
+            // of eight: m ← b1·m + (1 − b1)·g, v ← b2·v + (1 − b2)·g²,
+            // p ← p − lr/bias1 · m / (√(v/bias2) + ε).
+            let _ = self.m[i].lerp_(&g, 1.0 - b1);
+            let _ = self.v[i].lerp_(&g.square(), 1.0 - b2);
+            let mut denom = &self.v[i] / bias2;
+            let _ = denom.sqrt_();
+            let _ = denom.g_add_scalar_(self.eps);
+            let _ = denom.g_mul_scalar_(-bias1 / lr); // addcdiv_ adds m / denom
+            let _ = p.addcdiv_(&self.m[i], &denom);
         }
     }
 
