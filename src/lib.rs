@@ -42,3 +42,42 @@ pub fn tune_allocator() {
         }
     }
 }
+
+thread_local! {
+    /// Set while a panic is expected and handled where it happens (a
+    /// device running out of memory during evaluation, which then goes on
+    /// with smaller batches): the hook stays silent for it.
+    static PANIC_HANDLED_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
+}
+
+/// Prints a panic (libtorch reports its errors as panics) as one short
+/// `error: internal error: …` line, never a backtrace; silent for a panic
+/// that [`catch_handled_panic`] catches.
+pub fn report_panics_as_errors() {
+    std::panic::set_hook(Box::new(|info| {
+        if PANIC_HANDLED_HERE.with(|h| h.get()) {
+            return;
+        }
+        let msg = panic_message(info.payload());
+        let first = msg.lines().next().unwrap_or(msg);
+        eprintln!("error: internal error: {first}");
+    }));
+}
+
+/// The text of a panic's payload.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("unknown error")
+}
+
+/// Runs `f`, returning its panic instead of printing it: for a caller that
+/// handles the panic itself.
+pub fn catch_handled_panic<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
+    let was = PANIC_HANDLED_HERE.with(|h| h.replace(true));
+    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
+    PANIC_HANDLED_HERE.with(|h| h.set(was));
+    result
+}

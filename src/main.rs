@@ -3,16 +3,7 @@ fn main() {
     arlab::tune_allocator();
     // libtorch reports its errors as Rust panics; show them as short errors,
     // never as a panic message with a backtrace.
-    std::panic::set_hook(Box::new(|info| {
-        let msg = info
-            .payload()
-            .downcast_ref::<String>()
-            .map(String::as_str)
-            .or_else(|| info.payload().downcast_ref::<&str>().copied())
-            .unwrap_or("unknown error");
-        let first = msg.lines().next().unwrap_or(msg);
-        eprintln!("error: internal error: {first}");
-    }));
+    arlab::report_panics_as_errors();
     match std::panic::catch_unwind(arlab::cli::run) {
         Ok(Ok(())) => {}
         Ok(Err(err)) => {

@@ -84,7 +84,7 @@ pub fn score_images(
     })
 }
 
-/// log p(x) in nats of every image, with a progress bar over the batches
+/// log p(x) in nats of every image, with a progress bar over the images
 /// (drawn only on a terminal).
 pub fn log_probs_with_bar(
     model: &dyn DensityModel,
@@ -93,9 +93,11 @@ pub fn log_probs_with_bar(
     device: Device,
     label: &str,
 ) -> Vec<f64> {
-    let batches = (x.size()[0] as usize).div_ceil(batch.max(1));
-    let bar = crate::train::progress_bar(false, batches as u64, format!("scoring {label}"));
-    let log_p = super::log_probs_with(model, x, batch, device, Kind::Float, || bar.inc(1));
+    let images = x.size()[0] as u64;
+    let bar = crate::train::progress_bar(false, images, format!("scoring {label}"));
+    let log_p = super::log_probs_with(model, x, batch, device, Kind::Float, |done| {
+        bar.inc(done as u64)
+    });
     bar.finish_and_clear();
     log_p
 }
