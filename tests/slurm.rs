@@ -128,10 +128,12 @@ fn log(exp: &Path, run: &str) -> String {
 /// Waits until `run` has finished an epoch (and not the run), i.e. is mid-run.
 fn wait_mid_run(exp: &Path, run: &str) {
     let dir = exp.join(run);
+    // The end-of-epoch checkpoint (written atomically, after metrics.csv):
+    // what an interrupted task resumes from.
     wait_until(
-        &format!("{run} to finish its first epoch"),
+        &format!("{run} to checkpoint its first epoch"),
         Duration::from_secs(120),
-        || std::fs::metadata(dir.join("metrics.csv")).is_ok_and(|m| m.len() > 0),
+        || dir.join("checkpoints/last.ot").exists(),
     );
     assert!(
         !dir.join("summary.json").exists(),

@@ -281,10 +281,12 @@ fn a_killed_worker_loses_nothing_the_rerun_finishes_what_is_missing() {
         .unwrap();
     let exp = w.join("res/kw");
     let run = exp.join(SWEEP_RUNS[0]);
+    // The end-of-epoch checkpoint (written atomically, after metrics.csv):
+    // what the rerun resumes from.
     wait_until(
-        "a worker to finish an epoch",
+        "a worker to checkpoint an epoch",
         std::time::Duration::from_secs(120),
-        || std::fs::metadata(run.join("metrics.csv")).is_ok_and(|m| m.len() > 0),
+        || run.join("checkpoints/last.ot").exists(),
     );
     // The lock file names the worker training the run.
     let pid = std::fs::read_to_string(exp.join(".locks").join(format!("{}.lock", SWEEP_RUNS[0])))
