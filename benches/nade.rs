@@ -8,6 +8,7 @@
 //! NADE_BLOCKS="1 14 28 56 112", NADE_SECONDS=4).
 use std::time::Instant;
 
+use arlab::bench::cpu_seconds;
 use arlab::data::ImageShape;
 use arlab::models::{DensityModel, Nade, Permuted};
 use arlab::spec::PixelForm;
@@ -115,18 +116,4 @@ fn kernel_rates(x: &Tensor, h: usize, seconds: f64) {
         "{batch:>6} {:>6} {train_rate:>14.0} {eval_rate:>14.0}   per CPU-second: train {train_cpu:.0}, eval {eval_cpu:.0}",
         "kernel"
     );
-}
-
-/// This process's user + system CPU seconds (/proc/self/stat, 100 ticks/s).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
 }

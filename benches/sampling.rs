@@ -6,6 +6,7 @@
 //! SAMPLING_MODELS="pixelcnn gated_pixelcnn row_lstm diagonal_bilstm").
 use std::time::Instant;
 
+use arlab::bench::cpu_seconds;
 use arlab::data::ImageShape;
 use arlab::models::ModelSpec;
 use arlab::order::OrderSpec;
@@ -55,18 +56,4 @@ fn timed<T>(f: impl FnOnce() -> T) -> (T, (f64, f64)) {
     let (wall, cpu) = (Instant::now(), cpu_seconds());
     let out = f();
     (out, (wall.elapsed().as_secs_f64(), cpu_seconds() - cpu))
-}
-
-/// This process's user + system CPU seconds (/proc/self/stat, 100 ticks/s).
-fn cpu_seconds() -> f64 {
-    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
-    let after_name = stat.rsplit(')').next().unwrap_or("");
-    let fields: Vec<&str> = after_name.split_whitespace().collect();
-    let ticks = |i: usize| {
-        fields
-            .get(i)
-            .and_then(|v| v.parse::<f64>().ok())
-            .unwrap_or(0.0)
-    };
-    (ticks(11) + ticks(12)) / 100.0
 }

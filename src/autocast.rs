@@ -32,12 +32,10 @@ impl Autocast {
     /// Autocast to `precision` on `device`: `None` for float32 (nothing to
     /// switch) and on devices other than the CPU and CUDA.
     pub fn enter(precision: Precision, device: Device) -> Option<Autocast> {
-        let cuda = match (precision, device) {
-            (Precision::F32, _) => return None,
-            (Precision::Bf16, Device::Cpu) => false,
-            (Precision::Bf16, Device::Cuda(_)) => true,
-            (Precision::Bf16, _) => return None,
-        };
+        if precision == Precision::F32 {
+            return None;
+        }
+        let cuda = is_cuda(device)?;
         // SAFETY: plain calls into libtorch's thread-local autocast state.
         let (was_enabled, was_dtype) =
             unsafe { (arlab_autocast_enabled(cuda), arlab_autocast_dtype(cuda)) };
@@ -70,13 +68,18 @@ impl Drop for Autocast {
 /// Whether autocast is on for `device` (the CPU kernels, which do not
 /// autocast, step aside for libtorch operations while it is).
 pub fn active(device: Device) -> bool {
-    let cuda = match device {
-        Device::Cpu => false,
-        Device::Cuda(_) => true,
-        _ => return false,
-    };
     // SAFETY: a plain read of libtorch's thread-local autocast state.
-    unsafe { arlab_autocast_enabled(cuda) }
+    is_cuda(device).is_some_and(|cuda| unsafe { arlab_autocast_enabled(cuda) })
+}
+
+/// The shim's device switch: CUDA or not; `None` for devices it does not
+/// serve.
+fn is_cuda(device: Device) -> Option<bool> {
+    match device {
+        Device::Cpu => Some(false),
+        Device::Cuda(_) => Some(true),
+        _ => None,
+    }
 }
 
 #[cfg(test)]

@@ -285,6 +285,21 @@ fn proc_status_mib(field: &str) -> Option<f64> {
     Some(kib / 1024.0)
 }
 
+/// This process's user + system CPU seconds so far (/proc/self/stat,
+/// 100 ticks/s; 0 where it cannot be read).
+pub fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    let after_name = stat.rsplit(')').next().unwrap_or("");
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(0.0)
+    };
+    (ticks(11) + ticks(12)) / 100.0
+}
+
 /// The process's resident memory now, in MiB.
 pub fn rss_mib() -> Option<f64> {
     proc_status_mib("VmRSS")

@@ -210,35 +210,29 @@ impl Nade {
             && !crate::autocast::active(Device::Cpu)
     }
 
-    /// The parameters as vectors of `T` (w, c, v, b).
-    fn param_vecs<T: Real>(&self) -> [Vec<T>; 4] {
-        let _guard = tch::no_grad_guard();
-        [&self.w, &self.c, &self.v, &self.b].map(|t| as_vec(t))
-    }
-
-    fn kernel_logits<T: Real>(&self, xs: &Tensor) -> Tensor {
-        let [w, c, v, b] = self.param_vecs::<T>();
-        let p = Params {
+    /// Runs `f` on the parameters as plain vectors of `T`.
+    fn with_params<T: Real, R>(&self, f: impl FnOnce(&Params<T>) -> R) -> R {
+        let [w, c, v, b] = {
+            let _guard = tch::no_grad_guard();
+            [&self.w, &self.c, &self.v, &self.b].map(|t| as_vec::<T>(t))
+        };
+        f(&Params {
             w: &w,
             c: &c,
             v: &v,
             b: &b,
-        };
-        let out = nade_kernel::logits(&p, &as_vec::<T>(xs));
+        })
+    }
+
+    fn kernel_logits<T: Real>(&self, xs: &Tensor) -> Tensor {
+        let out = self.with_params(|p| nade_kernel::logits(p, &as_vec::<T>(xs)));
         Tensor::from_slice(&out).view([-1, self.d])
     }
 
     /// The mean NLL and a surrogate objective whose gradient is the
     /// kernel's hand-derived gradient of it.
     fn kernel_loss<T: Real>(&self, xs: &Tensor) -> Loss {
-        let [w, c, v, b] = self.param_vecs::<T>();
-        let p = Params {
-            w: &w,
-            c: &c,
-            v: &v,
-            b: &b,
-        };
-        let g = nade_kernel::loss_and_grads(&p, &as_vec::<T>(xs));
+        let g = self.with_params(|p| nade_kernel::loss_and_grads(p, &as_vec::<T>(xs)));
         let batch = xs.size()[0].max(1) as f64;
         let params = [&self.w, &self.c, &self.v, &self.b];
         let objective = [g.w, g.c, g.v, g.b]
