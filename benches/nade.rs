@@ -10,8 +10,8 @@ use std::time::Instant;
 
 use arlab::bench::cpu_seconds;
 use arlab::data::ImageShape;
+use arlab::data::PixelForm;
 use arlab::models::{DensityModel, Nade, Permuted};
-use arlab::spec::PixelForm;
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 fn env_list(name: &str, default: &str) -> Vec<usize> {

@@ -8,10 +8,10 @@ use std::time::Instant;
 
 use arlab::bench::cpu_seconds;
 use arlab::data::ImageShape;
+use arlab::data::PixelForm;
 use arlab::models::ModelSpec;
 use arlab::order::OrderSpec;
 use arlab::rng;
-use arlab::spec::PixelForm;
 use tch::{nn, Device};
 
 fn main() {

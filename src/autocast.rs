@@ -5,12 +5,12 @@
 //! Under autocast, matrix products and convolutions run in bfloat16 while
 //! the weights, their gradients and Adam's state stay float32. Every
 //! likelihood arlab reports comes from float32 log-probabilities
-//! ([`crate::models::full_precision`] lifts bfloat16 outputs before the
+//! (`models::full_precision` lifts bfloat16 outputs before the
 //! head) summed in float64; validation and test evaluation run without
 //! autocast, in float32.
 use tch::Device;
 
-use crate::spec::Precision;
+use serde::{Deserialize, Serialize};
 
 extern "C" {
     fn arlab_autocast_enabled(cuda: bool) -> bool;
@@ -105,5 +105,44 @@ mod tests {
         assert!(!active(Device::Cpu));
         assert_eq!(a.matmul(&a).kind(), Kind::Float);
         assert!(Autocast::enter(Precision::F32, Device::Cpu).is_none());
+    }
+}
+
+/// The precision of training steps: `f32`, or `bf16` (autocast to
+/// bfloat16 on the run's device: matrix products and convolutions in
+/// bfloat16, master weights, optimizer state and every reported
+/// likelihood in float32, sums in float64).
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Precision {
+    #[default]
+    F32,
+    Bf16,
+}
+
+impl Precision {
+    pub fn is_f32(&self) -> bool {
+        *self == Precision::F32
+    }
+}
+
+impl std::str::FromStr for Precision {
+    type Err = anyhow::Error;
+
+    fn from_str(s: &str) -> anyhow::Result<Precision> {
+        match s {
+            "f32" => Ok(Precision::F32),
+            "bf16" => Ok(Precision::Bf16),
+            _ => anyhow::bail!("unknown precision {s:?}: expected f32 or bf16"),
+        }
+    }
+}
+
+impl std::fmt::Display for Precision {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Precision::F32 => "f32",
+            Precision::Bf16 => "bf16",
+        })
     }
 }

@@ -16,9 +16,10 @@ use serde::Serialize;
 use tch::{nn, Device, Kind, Tensor};
 
 use crate::autocast::Autocast;
+use crate::autocast::Precision;
 use crate::data::{Dataset, ImageShape};
 use crate::models::{DensityModel, ModelSpec};
-use crate::spec::{Precision, Spec};
+use crate::spec::Spec;
 use crate::train::adam::Adam;
 
 /// Timed repetitions per rate.

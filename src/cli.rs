@@ -5,13 +5,16 @@ use std::path::{Path, PathBuf};
 use anyhow::{bail, Context, Result};
 use clap::{Parser, Subcommand};
 
+use crate::autocast::Precision;
+use crate::data::Size;
 use crate::data::{self, ImageShape, Split};
-use crate::eval::detect::{self, ScoreKind};
-use crate::eval::ensemble::{self, EnsembleSpec};
-use crate::eval::score;
+use crate::eval::ensemble;
 use crate::order::{self, OrderSpec};
 use crate::results::{self, plots, RunDir};
-use crate::spec::{DeviceChoice, Precision, Size, Spec};
+use crate::score;
+use crate::score::detect::{self, ScoreKind};
+use crate::spec::EnsembleSpec;
+use crate::spec::{DeviceChoice, Spec};
 use crate::sweep::{self, Plan};
 use crate::{bench, eval, slurm, train};
 
@@ -275,7 +278,7 @@ pub fn run() -> Result<()> {
             if let Some(t) = threads {
                 tch::set_num_threads(t.max(1) as i32);
             }
-            sweep::signals::install()?;
+            crate::runtime::signals::install()?;
             let mut plan = Plan::load(&spec, &set)?;
             let opts = sweep::exec::ExecOptions {
                 train: train::Options {
@@ -498,7 +501,7 @@ fn cmd_eval(
     orderings: Option<&EnsembleSpec>,
 ) -> Result<()> {
     let dir = check_run_dir(run_dir)?;
-    let (run, dataset, inst) = train::load_run(&dir, data)?;
+    let (run, dataset, inst) = results::run::load_run(&dir, data)?;
     let x = dataset.split(split);
     let batch = run.spec.train.eval_batch_size;
     let model = inst.model.as_ref();
@@ -509,18 +512,17 @@ fn cmd_eval(
         ),
         Some(spec) => {
             let members = spec.members(model, false)?;
-            let per_member = ensemble::member_log_probs(
+            let e = ensemble::evaluate(
                 model,
                 x,
                 &members,
-                batch,
-                (inst.device, tch::Kind::Float),
+                (batch, inst.device, dataset.dims()),
                 |m| eprintln!("evaluated under {m}"),
             )?;
-            print_ensemble(&ensemble::rows(&members, &per_member, dataset.dims()));
+            print_ensemble(&e.rows);
             let n = members.len();
             (
-                ensemble::ensemble_log_probs(&per_member),
+                ensemble::ensemble_log_probs(&e.per_member),
                 format!(" (ensemble of {n} ordering(s))"),
             )
         }
@@ -556,7 +558,7 @@ fn cmd_eval(
 }
 
 /// The per-ordering and ensemble rows as a table on stdout.
-fn print_ensemble(rows: &[ensemble::EnsembleRow]) {
+fn print_ensemble(rows: &[results::EnsembleRow]) {
     println!(
         "{:<10} {:>3}  {:>12} {:>10}  orderings",
         "", "N", "NLL (nats)", "bits/dim"
@@ -571,7 +573,7 @@ fn print_ensemble(rows: &[ensemble::EnsembleRow]) {
 
 fn cmd_score(run_dir: &Path, data: Option<&str>, split: Split, out: &Path) -> Result<()> {
     let dir = check_run_dir(run_dir)?;
-    let (run, dataset, inst) = train::load_run(&dir, data)?;
+    let (run, dataset, inst) = results::run::load_run(&dir, data)?;
     let label = format!("{} ({split})", dataset.spec.source);
     let batch = run.spec.train.eval_batch_size;
     let x = dataset.split(split);
@@ -610,7 +612,7 @@ fn cmd_sample(run_dir: &Path, count: i64, seed: u64, out: &Path) -> Result<()> {
         bail!("--count: must be at least 1, got {count}");
     }
     let dir = check_run_dir(run_dir)?;
-    let (_, dataset, inst) = train::load_run(&dir, None)?;
+    let (_, dataset, inst) = results::run::load_run(&dir, None)?;
     let images = train::sample_images(inst.model.as_ref(), count, seed);
     plots::sample_grid(&images, dataset.shape, out)?;
     println!("{count} samples (seed {seed}): {}", out.display());
@@ -710,14 +712,14 @@ fn cmd_inspect(spec: &Spec) -> Result<()> {
         splits.test.len()
     );
     match spec.data.pixels {
-        crate::spec::PixelForm::Rgb => println!(
+        crate::data::PixelForm::Rgb => println!(
             "the full joint of one RGB pixel alone needs 256^3 - 1 = {} parameters",
             256u64.pow(3) - 1
         ),
-        crate::spec::PixelForm::Gray256 => {
+        crate::data::PixelForm::Gray256 => {
             println!("the full distribution of one 8-bit pixel needs 255 parameters")
         }
-        crate::spec::PixelForm::Binary => {}
+        crate::data::PixelForm::Binary => {}
     }
     println!(
         "\n{:<24} {:<16} {:>22}  formula",

@@ -11,73 +11,12 @@ pub mod device;
 pub mod eval;
 pub mod models;
 pub mod order;
-pub mod provenance;
 pub mod report;
 pub mod results;
 pub mod rng;
+pub mod runtime;
+pub mod score;
 pub mod slurm;
 pub mod spec;
 pub mod sweep;
 pub mod train;
-
-/// Keeps large freed blocks in glibc's heap instead of returning them to the
-/// system, unless `MALLOC_MMAP_THRESHOLD_` / `MALLOC_TRIM_THRESHOLD_` say
-/// otherwise. libtorch allocates and frees its large temporary tensors
-/// through malloc at every step; with glibc's defaults each comes back from
-/// mmap as fresh pages, and the page faults cost the CPU image models a
-/// third to a half of their speed in some runs (measured in the README,
-/// "Benchmarks"). Call it first thing in `main`.
-pub fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    {
-        let unset = |name: &str| std::env::var_os(name).is_none();
-        // SAFETY: mallopt only changes glibc's thresholds for later calls.
-        unsafe {
-            if unset("MALLOC_MMAP_THRESHOLD_") {
-                libc::mallopt(libc::M_MMAP_THRESHOLD, 64 << 20);
-            }
-            if unset("MALLOC_TRIM_THRESHOLD_") {
-                libc::mallopt(libc::M_TRIM_THRESHOLD, 256 << 20);
-            }
-        }
-    }
-}
-
-thread_local! {
-    /// Set while a panic is expected and handled where it happens (a
-    /// device running out of memory during evaluation, which then goes on
-    /// with smaller batches): the hook stays silent for it.
-    static PANIC_HANDLED_HERE: std::cell::Cell<bool> = const { std::cell::Cell::new(false) };
-}
-
-/// Prints a panic (libtorch reports its errors as panics) as one short
-/// `error: internal error: …` line, never a backtrace; silent for a panic
-/// that [`catch_handled_panic`] catches.
-pub fn report_panics_as_errors() {
-    std::panic::set_hook(Box::new(|info| {
-        if PANIC_HANDLED_HERE.with(|h| h.get()) {
-            return;
-        }
-        let msg = panic_message(info.payload());
-        let first = msg.lines().next().unwrap_or(msg);
-        eprintln!("error: internal error: {first}");
-    }));
-}
-
-/// The text of a panic's payload.
-pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
-    payload
-        .downcast_ref::<String>()
-        .map(String::as_str)
-        .or_else(|| payload.downcast_ref::<&str>().copied())
-        .unwrap_or("unknown error")
-}
-
-/// Runs `f`, returning its panic instead of printing it: for a caller that
-/// handles the panic itself.
-pub fn catch_handled_panic<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
-    let was = PANIC_HANDLED_HERE.with(|h| h.replace(true));
-    let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
-    PANIC_HANDLED_HERE.with(|h| h.set(was));
-    result
-}

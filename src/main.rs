@@ -1,9 +1,9 @@
 //! `arlab`: see `arlab --help` and the README.
 fn main() {
-    arlab::tune_allocator();
+    arlab::runtime::tune_allocator();
     // libtorch reports its errors as Rust panics; show them as short errors,
     // never as a panic message with a backtrace.
-    arlab::report_panics_as_errors();
+    arlab::runtime::report_panics_as_errors();
     match std::panic::catch_unwind(arlab::cli::run) {
         Ok(Ok(())) => {}
         Ok(Err(err)) => {

@@ -97,7 +97,7 @@ pub fn submit(plan: &mut Plan, o: &SubmitOptions) -> Result<Submitted> {
     let dep = format!("--dependency=afterany:{array_job}");
     let report_job = sbatch(&[dep.as_ref(), dir.join("report.sbatch").as_os_str()])?;
     let row = Submission {
-        submitted: crate::provenance::now_utc(),
+        submitted: crate::runtime::provenance::now_utc(),
         array_job: array_job.clone(),
         report_job: Some(report_job.clone()),
         tasks: tasks.clone(),

@@ -5,10 +5,10 @@
 mod common;
 
 use arlab::autocast::Autocast;
+use arlab::autocast::Precision;
 use arlab::data::Split;
 use arlab::eval;
 use arlab::results::RunDir;
-use arlab::spec::Precision;
 use common::*;
 use tch::{Device, Kind};
 
@@ -39,7 +39,7 @@ fn train(work: &std::path::Path, precision: &str) -> std::path::PathBuf {
 /// The mean test NLL of a run's best checkpoint, evaluated as `arlab run`
 /// does, optionally under autocast.
 fn evaluate(run_dir: &std::path::Path, precision: Precision) -> f64 {
-    let (run, data, inst) = arlab::train::load_run(&RunDir::new(run_dir), None).unwrap();
+    let (run, data, inst) = arlab::results::run::load_run(&RunDir::new(run_dir), None).unwrap();
     let _autocast = Autocast::enter(precision, Device::Cpu);
     let test = data.split(Split::Test);
     let batch = run.spec.train.eval_batch_size;

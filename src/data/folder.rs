@@ -20,7 +20,19 @@ use rand::{seq::SliceRandom, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use super::images::{split_tail, Images, Splits};
-use crate::spec::Size;
+use super::Size;
+
+use super::source::{cut_size, SourceDef, COLOUR};
+
+/// `images:PATH`: a folder of PNG/JPEG images, cut to `data.size`.
+pub const SOURCE: SourceDef = SourceDef {
+    name: "images",
+    takes_path: true,
+    pixels: COLOUR,
+    cuts_to_size: true,
+    install: None,
+    load: |spec, source| load(source.required_path(), cut_size(spec)?),
+};
 
 /// The file extensions read (compared case-insensitively).
 pub const EXTENSIONS: [&str; 3] = ["png", "jpg", "jpeg"];

@@ -10,6 +10,18 @@ use flate2::read::GzDecoder;
 
 use super::images::{split_tail, Images, Splits};
 
+use super::source::{SourceDef, GRAY};
+
+/// `idx:PATH`: MNIST-format IDX files (see [`load_source`]).
+pub const SOURCE: SourceDef = SourceDef {
+    name: "idx",
+    takes_path: true,
+    pixels: GRAY,
+    cuts_to_size: false,
+    install: None,
+    load: |_, source| load_source(source.required_path()),
+};
+
 const IMAGES_MAGIC: u32 = 0x0000_0803;
 const LABELS_MAGIC: u32 = 0x0000_0801;
 

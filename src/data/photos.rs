@@ -1,6 +1,6 @@
 //! `photos`: patches of real colour photographs, the ones scikit-image ships
 //! in its wheel (`skimage/data/`), extracted by `scripts/setup.sh` into
-//! `.data/photos/` (see [`super::photos_dir`]); nothing is downloaded at run
+//! `.data/photos/` (see [`photos_dir`]); nothing is downloaded at run
 //! time.
 //!
 //! The rule, for `data.size` = h×w:
@@ -24,7 +24,7 @@
 //! For 32×32 this gives 728 patches: 472 train, 96 validation, 160 test.
 //! The label of a patch is the index of its photo in [`PHOTOS`].
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Result};
 use image::imageops;
@@ -33,7 +33,30 @@ use rand_chacha::ChaCha8Rng;
 
 use super::folder::{decode_rgb, push_planar, FILTER};
 use super::images::{Images, Splits};
-use crate::spec::Size;
+use super::Size;
+
+use super::source::{cut_size, Install, SourceDef, COLOUR};
+
+/// `photos`: patches of the scikit-image photographs, cut to `data.size`.
+pub const SOURCE: SourceDef = SourceDef {
+    name: "photos",
+    takes_path: false,
+    pixels: COLOUR,
+    cuts_to_size: true,
+    install: Some(Install {
+        dir: photos_dir,
+        marker: "chelsea.png",
+        how: "bash scripts/setup.sh  (extracts the photos from the scikit-image==0.25.2 wheel)",
+    }),
+    load: |spec, _| load(&photos_dir(), cut_size(spec)?),
+};
+
+/// Where the scikit-image photos live (`ARLAB_PHOTOS_DIR` overrides).
+pub fn photos_dir() -> PathBuf {
+    std::env::var_os("ARLAB_PHOTOS_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".data/photos"))
+}
 
 /// Which split a photo's patches go to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -157,7 +180,7 @@ mod tests {
     use super::*;
 
     fn installed() -> Option<std::path::PathBuf> {
-        let dir = super::super::photos_dir();
+        let dir = super::photos_dir();
         if dir.join("chelsea.png").is_file() {
             Some(dir)
         } else {

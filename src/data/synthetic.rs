@@ -9,6 +9,26 @@ use rand_chacha::ChaCha8Rng;
 
 use super::images::{Images, Splits};
 
+use super::source::SourceDef;
+use super::PixelForm;
+
+/// `synthetic`: generated shapes (`data.synthetic` sets their size and
+/// counts), gray or colour.
+pub const SOURCE: SourceDef = SourceDef {
+    name: "synthetic",
+    takes_path: false,
+    pixels: &PixelForm::ALL,
+    cuts_to_size: false,
+    install: None,
+    load: |spec, _| {
+        let s = &spec.synthetic;
+        let channels = spec.pixels.channels();
+        Ok(splits(
+            s.height, s.width, channels, s.train, s.val, s.test, s.seed,
+        ))
+    },
+};
+
 /// A random non-empty range `[start, end)` within `0..len` (`len >= 1`), at
 /// most `max_extent` long (`max_extent >= 1`).
 fn random_span(rng: &mut ChaCha8Rng, len: usize, max_extent: usize) -> (usize, usize) {

@@ -1,9 +1,6 @@
 //! Exact evaluation: per-image log-likelihoods in nats, summed in float64;
 //! per-image scores and out-of-distribution detection built on them.
-pub mod detect;
 pub mod ensemble;
-pub mod ood;
-pub mod score;
 
 use tch::{Device, Kind, Tensor};
 
@@ -39,7 +36,7 @@ pub fn log_probs_with(
     while start < n {
         let len = batch.min(n - start);
         let xb = x.narrow(0, start, len).to_device(device).to_kind(kind);
-        match crate::catch_handled_panic(|| model.log_prob(&xb).to_device(Device::Cpu)) {
+        match crate::runtime::catch_handled_panic(|| model.log_prob(&xb).to_device(Device::Cpu)) {
             Ok(lp) => {
                 out.extend(Vec::<f64>::try_from(&lp).expect("log_prob is a float64 vector"));
                 start += len;
@@ -59,7 +56,7 @@ pub fn log_probs_with(
 
 /// Whether a libtorch error (a panic) is a device out of memory.
 fn out_of_memory(panic: &(dyn std::any::Any + Send)) -> bool {
-    let msg = crate::panic_message(panic);
+    let msg = crate::runtime::panic_message(panic);
     msg.contains("out of memory") || msg.contains("OutOfMemory")
 }
 
@@ -118,8 +115,8 @@ pub fn receptive_field(
 mod tests {
     use super::*;
     use crate::data::ImageShape;
+    use crate::data::PixelForm;
     use crate::models::Head;
-    use crate::spec::PixelForm;
 
     /// A model whose device "runs out of memory" on batches larger than
     /// `fits` (as libtorch reports it: a panic), and whose log p(x) is

@@ -27,8 +27,8 @@ use super::layers::{groups, shift_down, Mask, MaskedConv2d};
 use super::row_lstm::{lstm_cell, Arch, Sizes};
 use super::{DensityModel, Head, ModelDef, Orderings, Raster, RasterNet};
 use crate::data::ImageShape;
+use crate::data::PixelForm;
 use crate::order::OrderSpec;
-use crate::spec::PixelForm;
 
 /// `type: diagonal_bilstm`, with the [`Sizes`] of the PixelRNN models
 /// (`paper`: the paper's binarized-MNIST model, 79.20 nats).

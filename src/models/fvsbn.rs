@@ -7,8 +7,8 @@ use tch::{nn, Kind, Tensor};
 
 use super::{DensityModel, ModelDef, Permuted, SeqNet};
 use crate::data::ImageShape;
+use crate::data::PixelForm;
 use crate::order::OrderSpec;
-use crate::spec::PixelForm;
 
 /// `type: fvsbn` (no settings).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

@@ -13,8 +13,8 @@ use super::cached::{OutputLayers, PixelSampler, Plane, PointConv};
 use super::layers::{gate, groups, shift_down, Mask, MaskedConv2d, UpConv2d};
 use super::{check_sizes, DensityModel, Head, ModelDef, Orderings, Preset, Raster, RasterNet};
 use crate::data::ImageShape;
+use crate::data::PixelForm;
 use crate::order::OrderSpec;
-use crate::spec::PixelForm;
 
 /// `type: gated_pixelcnn`: a preset, any of whose values can be overridden.
 /// `small`: 5 gated layers of h = 16, kernel 3, 32-unit output layer;

@@ -2,7 +2,7 @@
 //! log-probabilities and samples. Shared by every model.
 use tch::{Kind, Tensor};
 
-use crate::spec::PixelForm;
+use crate::data::PixelForm;
 
 /// The distribution of one channel of one pixel given its parameters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -8,8 +8,8 @@ use tch::{nn, Device, Tensor};
 
 use super::{DensityModel, Head, ModelDef};
 use crate::data::ImageShape;
+use crate::data::PixelForm;
 use crate::order::OrderSpec;
-use crate::spec::PixelForm;
 
 /// `type: independent` (no settings).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]

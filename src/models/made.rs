@@ -19,9 +19,9 @@ use tch::{nn, Device, Kind, Tensor};
 
 use super::{DensityModel, Head, Loss, Member, ModelDef};
 use crate::data::ImageShape;
+use crate::data::PixelForm;
 use crate::order::{Base, OrderSpec, RunOrdering};
 use crate::rng;
-use crate::spec::PixelForm;
 
 /// `type: made`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

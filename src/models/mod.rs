@@ -38,9 +38,9 @@ use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Tensor};
 
 use crate::data::ImageShape;
+use crate::data::PixelForm;
 use crate::order::{OrderSpec, RunOrdering};
 use crate::rng;
-use crate::spec::PixelForm;
 
 pub use heads::Head;
 pub use local::{Local, LocalNet};

@@ -20,8 +20,8 @@ use super::nade_kernel::{self, Params, Real};
 use super::oanade::OaNade;
 use super::{DensityModel, Loss, ModelDef, Permuted, SeqNet};
 use crate::data::ImageShape;
+use crate::data::PixelForm;
 use crate::order::{OrderSpec, RunOrdering};
-use crate::spec::PixelForm;
 
 /// `type: nade`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -118,7 +118,12 @@ impl ModelDef for Config {
         ordering: &RunOrdering,
     ) -> Result<Box<dyn DensityModel>> {
         match (self.order_agnostic, ordering) {
-            (true, _) => Ok(Box::new(OaNade::new(vs, shape, self, ordering))),
+            (true, _) => Ok(Box::new(OaNade::new(
+                vs,
+                shape,
+                (self.hidden, self.layers),
+                ordering,
+            ))),
             (false, RunOrdering::One(o)) => self.build(vs, shape, o),
             (false, RunOrdering::PerBatch(_)) => {
                 bail!(

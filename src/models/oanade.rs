@@ -76,15 +76,16 @@ pub struct OaNade {
 }
 
 impl OaNade {
+    /// `hidden` units in each of `layers` hidden layers.
     pub fn new(
         vs: &nn::Path,
         shape: ImageShape,
-        config: &super::nade::Config,
+        (hidden, layers): (usize, usize),
         ordering: &RunOrdering,
     ) -> OaNade {
-        let (d, h) = (shape.dims() as i64, config.hidden as i64);
+        let (d, h) = (shape.dims() as i64, hidden as i64);
         let (b_in, b_h) = (1.0 / ((2 * d) as f64).sqrt(), 1.0 / (h as f64).sqrt());
-        let deep = (1..config.layers)
+        let deep = (1..layers)
             .map(|l| {
                 let w = vs.uniform(&format!("u{l}"), &[h, h], -b_h, b_h);
                 (w, vs.zeros(&format!("c{l}"), &[h]))

@@ -18,8 +18,8 @@ use super::layers::{groups, Mask, MaskedConv2d};
 use super::local::{Local, LocalNet, LocalPointConv, LocalSampler, PaddedPlane};
 use super::{check_sizes, DensityModel, Head, ModelDef, Orderings, Preset, Raster, RasterNet};
 use crate::data::ImageShape;
+use crate::data::PixelForm;
 use crate::order::{OrderSpec, RunOrdering};
-use crate::spec::PixelForm;
 
 /// `type: pixelcnn`: a preset, any of whose values can be overridden.
 /// `small`: 4 residual blocks, h = 8 (16 features), 32-unit output layer;

@@ -19,9 +19,9 @@ use tch::{nn, Device, Kind, Tensor};
 
 use super::{DensityModel, Head, Loss, ModelDef};
 use crate::data::ImageShape;
+use crate::data::PixelForm;
 use crate::order::OrderSpec;
 use crate::rng;
-use crate::spec::PixelForm;
 
 /// `type: rnade`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -23,8 +23,8 @@ use super::cached::{OutputLayers, PixelSampler, Plane, PointConv};
 use super::layers::{groups, Mask, MaskedConv2d};
 use super::{check_sizes, DensityModel, Head, ModelDef, Orderings, Preset, Raster, RasterNet};
 use crate::data::ImageShape;
+use crate::data::PixelForm;
 use crate::order::OrderSpec;
-use crate::spec::PixelForm;
 
 /// The settings of both PixelRNN models (`row_lstm` here and
 /// `diagonal_bilstm`, which shares them as it shares [`lstm_cell`]): a

@@ -8,8 +8,8 @@ use tch::{nn, Kind, Tensor};
 
 use super::{DensityModel, ModelDef, Permuted, SeqNet};
 use crate::data::ImageShape;
+use crate::data::PixelForm;
 use crate::order::OrderSpec;
-use crate::spec::PixelForm;
 
 /// The largest image the tabular chain rule accepts (2^20 − 1 parameters).
 pub const TABULAR_MAX_DIMS: usize = 20;

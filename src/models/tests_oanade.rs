@@ -9,6 +9,12 @@ use super::*;
 use crate::data::ImageShape;
 use crate::order::{OrderSpec, RunOrdering};
 
+/// Hidden units and layers of [`oa_nade_config`].
+fn oa_sizes() -> (usize, usize) {
+    let c = oa_nade_config();
+    (c.hidden, c.layers)
+}
+
 fn oa_nade(shape: ImageShape, ordering: &str) -> (nn::VarStore, Box<dyn DensityModel>) {
     tch::manual_seed(11);
     let mut vs = nn::VarStore::new(Device::Cpu);
@@ -82,7 +88,7 @@ fn oa_nade_exact_evaluation_is_the_training_network_step_by_step() {
     let mut vs = nn::VarStore::new(Device::Cpu);
     vs.set_kind(Kind::Double);
     let run: RunOrdering = "hilbert".parse().unwrap();
-    let model = OaNade::new(&vs.root(), shape, &oa_nade_config(), &run);
+    let model = OaNade::new(&vs.root(), shape, oa_sizes(), &run);
     train(&vs, &model);
     let x = random_images(5, shape).reshape([5, 36]);
     for ordering in ["hilbert", "random:2"] {
@@ -112,12 +118,7 @@ fn oa_nade_training_estimate_is_unbiased() {
     tch::manual_seed(11);
     let mut vs = nn::VarStore::new(Device::Cpu);
     vs.set_kind(Kind::Double);
-    let model = OaNade::new(
-        &vs.root(),
-        shape,
-        &oa_nade_config(),
-        &"raster".parse().unwrap(),
-    );
+    let model = OaNade::new(&vs.root(), shape, oa_sizes(), &"raster".parse().unwrap());
     train(&vs, &model);
     let _g = tch::no_grad_guard();
     let x = Tensor::from_slice(&[1.0f64, 0.0, 1.0, 1.0]).view([1, 4]);

@@ -85,7 +85,7 @@ pub fn write(experiments: &[PathBuf], out: &Path) -> Result<PathBuf> {
         .join(", ");
     let ctx = context! {
         title => title,
-        generated => crate::provenance::now_utc(),
+        generated => crate::runtime::provenance::now_utc(),
         version => env!("CARGO_PKG_VERSION"),
         experiments => views,
     };

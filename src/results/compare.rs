@@ -9,9 +9,9 @@ use anyhow::Result;
 
 use super::ensemble_plot;
 use super::figures::{self, Colours, Kind, Panel};
+use super::EnsembleRow;
 use super::{plots, write_atomic, RunDir, Summary};
 use crate::data::ImageShape;
-use crate::eval::ensemble::EnsembleRow;
 use crate::spec::Swept;
 
 /// The swept spec paths of the runs, in order of first appearance.

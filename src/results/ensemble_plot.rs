@@ -8,7 +8,7 @@ use plotters::prelude::*;
 
 use super::plots::series_color;
 use super::with_temp_file;
-use crate::eval::ensemble::EnsembleRow;
+use super::EnsembleRow;
 use crate::order::render::ensure_font;
 
 /// `runs`: (label, rows of its `ensemble.csv`); `singles`: (label, test

@@ -13,8 +13,8 @@
 pub mod compare;
 pub mod ensemble_plot;
 pub mod figures;
-pub mod ood_plots;
 pub mod plots;
+pub mod run;
 pub mod tensorboard;
 
 use std::io::Write;
@@ -63,7 +63,7 @@ pub struct Summary {
     pub swept: Vec<crate::spec::Swept>,
     /// What reproduces the run (absent in summaries of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub provenance: Option<crate::provenance::Provenance>,
+    pub provenance: Option<crate::runtime::provenance::Provenance>,
 }
 
 fn one() -> usize {
@@ -91,6 +91,19 @@ pub struct MetricRow {
     pub train_images_per_s: f64,
 }
 
+/// One row of `ensemble.csv`: a single member, or the ensemble of the first `n`.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct EnsembleRow {
+    /// `member` or `ensemble`.
+    pub kind: String,
+    /// Members in the row (1 for a single member).
+    pub n: usize,
+    /// The member (or the ensemble's members, joined by ` `).
+    pub orderings: String,
+    pub nll: f64,
+    pub bits_per_dim: f64,
+}
+
 /// Paths inside one run directory.
 #[derive(Clone, Debug)]
 pub struct RunDir {
@@ -114,7 +127,7 @@ impl RunDir {
     pub fn ensemble(&self) -> PathBuf {
         self.root.join("ensemble.csv")
     }
-    pub fn read_ensemble(&self) -> Result<Vec<crate::eval::ensemble::EnsembleRow>> {
+    pub fn read_ensemble(&self) -> Result<Vec<EnsembleRow>> {
         let path = self.ensemble();
         let mut r = csv::Reader::from_path(&path)
             .with_context(|| format!("cannot read `{}`", path.display()))?;

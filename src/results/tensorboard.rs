@@ -22,7 +22,7 @@ impl EventWriter {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .unwrap_or_default();
-        let host = crate::provenance::host_name();
+        let host = crate::runtime::provenance::host_name();
         let path = dir.join(format!(
             "events.out.tfevents.{}.{host}.{}",
             now.as_secs(),

@@ -6,8 +6,8 @@
 //! read, each model's settings are checked by its own config (in its model's
 //! file, see [`crate::models`]), and the rest of arlab receives a validated
 //! [`Spec`] and never re-parses or re-validates user input.
+mod ensemble;
 mod overrides;
-mod values;
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -15,11 +15,14 @@ use std::path::Path;
 use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
+use crate::autocast::Precision;
+use crate::data::DataSpec;
 use crate::models::ModelSpec;
 use crate::order::RunOrdering;
 
+pub use crate::device::DeviceChoice;
+pub use ensemble::EnsembleSpec;
 pub use overrides::apply_override;
-pub use values::{DeviceChoice, Size, Source};
 
 /// One experiment: data, models, orderings, seeds and training settings.
 /// arlab runs the cross product of models × orderings × seeds.
@@ -50,7 +53,7 @@ pub struct EvalSpec {
     /// to this many (or these named orderings), each alone and as their
     /// ensemble; see `ensemble.csv` in the run directory.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub orderings: Option<crate::eval::ensemble::EnsembleSpec>,
+    pub orderings: Option<EnsembleSpec>,
 }
 
 impl EvalSpec {
@@ -63,120 +66,6 @@ fn default_seeds() -> Vec<u64> {
     vec![0]
 }
 
-/// How pixel values are modelled.
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum PixelForm {
-    /// One channel of 0/1 pixels with Bernoulli conditionals.
-    #[default]
-    Binary,
-    /// One channel of 8-bit levels with 256-way conditionals.
-    Gray256,
-    /// Three channels (R, G, B) of 8-bit levels, 256-way conditionals each.
-    Rgb,
-}
-
-impl PixelForm {
-    pub const ALL: [PixelForm; 3] = [PixelForm::Binary, PixelForm::Gray256, PixelForm::Rgb];
-
-    pub fn name(self) -> &'static str {
-        match self {
-            PixelForm::Binary => "binary",
-            PixelForm::Gray256 => "gray256",
-            PixelForm::Rgb => "rgb",
-        }
-    }
-    /// Channels per pixel.
-    pub fn channels(self) -> usize {
-        match self {
-            PixelForm::Rgb => 3,
-            _ => 1,
-        }
-    }
-    /// Values a channel takes.
-    pub fn levels(self) -> usize {
-        match self {
-            PixelForm::Binary => 2,
-            _ => 256,
-        }
-    }
-}
-
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Binarize {
-    /// x > threshold, fixed.
-    #[default]
-    Threshold,
-    /// One Bernoulli draw per image (p = level/255), fixed by `binarize_seed`.
-    Stochastic,
-    /// Fresh draws every training epoch; validation and test fixed once.
-    Dynamic,
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct DataSpec {
-    /// `mnist`, `fashion-mnist`, `photos`, `idx:PATH`, `images:PATH` or `synthetic`.
-    pub source: Source,
-    #[serde(default)]
-    pub pixels: PixelForm,
-    #[serde(default)]
-    pub binarize: Binarize,
-    #[serde(default = "default_threshold")]
-    pub threshold: f64,
-    #[serde(default)]
-    pub binarize_seed: u64,
-    /// Expected size `HxW` of the images in the source (before `downscale`);
-    /// data of another size is an error instead of a surprise. For
-    /// `images:PATH` and `photos`, the size the images are cut to.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub size: Option<Size>,
-    /// Integer average-pooling factor (2 turns 28×28 into 14×14).
-    #[serde(default = "one")]
-    pub downscale: usize,
-    /// Use only the first N images of a split (handy for quick runs).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_train: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_val: Option<usize>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub max_test: Option<usize>,
-    /// Settings of the `synthetic` source.
-    #[serde(default)]
-    pub synthetic: SyntheticSpec,
-}
-
-fn default_threshold() -> f64 {
-    0.5
-}
-fn one() -> usize {
-    1
-}
-
-#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields, default)]
-pub struct SyntheticSpec {
-    pub height: usize,
-    pub width: usize,
-    pub train: usize,
-    pub val: usize,
-    pub test: usize,
-    pub seed: u64,
-}
-
-impl Default for SyntheticSpec {
-    fn default() -> Self {
-        SyntheticSpec {
-            height: 8,
-            width: 8,
-            train: 1000,
-            val: 200,
-            test: 200,
-            seed: 0,
-        }
-    }
-}
 #[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
 #[serde(rename_all = "lowercase")]
 pub enum Schedule {
@@ -186,45 +75,6 @@ pub enum Schedule {
     Cosine,
     /// Multiply by `gamma` every `step_size` epochs.
     Step,
-}
-
-/// The precision of training steps: `f32`, or `bf16` (autocast to
-/// bfloat16 on the run's device: matrix products and convolutions in
-/// bfloat16, master weights, optimizer state and every reported
-/// likelihood in float32, sums in float64).
-#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
-#[serde(rename_all = "lowercase")]
-pub enum Precision {
-    #[default]
-    F32,
-    Bf16,
-}
-
-impl Precision {
-    pub fn is_f32(&self) -> bool {
-        *self == Precision::F32
-    }
-}
-
-impl std::str::FromStr for Precision {
-    type Err = anyhow::Error;
-
-    fn from_str(s: &str) -> anyhow::Result<Precision> {
-        match s {
-            "f32" => Ok(Precision::F32),
-            "bf16" => Ok(Precision::Bf16),
-            _ => anyhow::bail!("unknown precision {s:?}: expected f32 or bf16"),
-        }
-    }
-}
-
-impl std::fmt::Display for Precision {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Precision::F32 => "f32",
-            Precision::Bf16 => "bf16",
-        })
-    }
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
@@ -419,51 +269,6 @@ impl Spec {
             }
         }
         runs
-    }
-}
-
-impl DataSpec {
-    fn validate(&self) -> Result<()> {
-        if !(self.threshold > 0.0 && self.threshold < 1.0) {
-            bail!("data.threshold: must be in (0, 1), got {}", self.threshold);
-        }
-        if self.downscale == 0 {
-            bail!("data.downscale: must be at least 1, got 0");
-        }
-        for (name, v) in [
-            ("max_train", self.max_train),
-            ("max_val", self.max_val),
-            ("max_test", self.max_test),
-        ] {
-            if v == Some(0) {
-                bail!("data.{name}: must be at least 1 (leave it out to use the whole split)");
-            }
-        }
-        let s = &self.synthetic;
-        if self.source == Source::Synthetic
-            && (s.height == 0 || s.width == 0 || s.train == 0 || s.val == 0 || s.test == 0)
-        {
-            bail!("data.synthetic: height, width, train, val and test must all be at least 1");
-        }
-        let colour = self.source.is_colour();
-        match (self.pixels, colour) {
-            (PixelForm::Rgb, false) if self.source != Source::Synthetic => bail!(
-                "data.pixels: `rgb` needs a colour source (`photos` or `images:PATH`); `{}` holds gray images",
-                self.source
-            ),
-            (PixelForm::Binary | PixelForm::Gray256, true) => bail!(
-                "data.pixels: `{}` holds colour images; use `pixels: rgb`",
-                self.source
-            ),
-            _ => {}
-        }
-        if colour && self.size.is_none() {
-            bail!(
-                "data.size: `{}` needs the size to cut its images to, e.g. `size: 32x32`",
-                self.source
-            );
-        }
-        Ok(())
     }
 }
 

@@ -1,6 +1,7 @@
 //! Spec parsing, validation, `--set` overrides and run expansion; every error
 //! case checks the message text, since the message is the user interface.
 use super::*;
+use crate::data::{Binarize, PixelForm, SyntheticSpec};
 use crate::models::ModelSpec;
 
 /// A minimal valid spec: 7 lines, so an appended line is line 8.
@@ -89,7 +90,7 @@ fn minimal_spec_parses_with_defaults() {
     assert_eq!(spec.train, TrainSpec::default());
     assert_eq!(spec.train.epochs, 10);
     assert_eq!(spec.train.device, DeviceChoice::Auto);
-    assert_eq!(spec.data.source, Source::Synthetic);
+    assert!(spec.data.source.is(&crate::data::synthetic::SOURCE));
     assert_eq!(spec.data.pixels, PixelForm::Binary);
     assert_eq!(spec.data.binarize, Binarize::Threshold);
     assert_eq!(spec.data.threshold, 0.5);

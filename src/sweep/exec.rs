@@ -13,9 +13,10 @@ use anyhow::{bail, Context, Result};
 
 use super::lock::{self, Attempt};
 use super::status::{self, Counts};
-use super::{signals, Plan, PlannedRun};
+use super::{Plan, PlannedRun};
 use crate::data::Dataset;
 use crate::results::{compare, RunDir};
+use crate::runtime::signals;
 use crate::spec::DeviceChoice;
 use crate::train::{self, Diverged, Interrupted};
 

@@ -5,7 +5,6 @@
 //! the plan in this process, in worker processes or as one Slurm array task.
 pub mod exec;
 pub mod lock;
-pub mod signals;
 pub mod status;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -1,7 +1,7 @@
 //! The resume checkpoint `checkpoints/last.ot`: model parameters, Adam state
 //! and training progress in ONE file (written atomically), so a run killed at
 //! any moment resumes from a consistent last completed epoch, or from the
-//! step where a signal stopped it (see [`crate::sweep::signals`]).
+//! step where a signal stopped it (see [`crate::runtime::signals`]).
 //! (`checkpoints/best.ot` holds only the parameters, as `VarStore::save`.)
 use std::collections::HashMap;
 use std::path::Path;

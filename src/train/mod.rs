@@ -6,18 +6,18 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{bail, Context, Result};
-use indicatif::{ProgressBar, ProgressStyle};
-use tch::{nn, Device, Kind, Tensor};
+use anyhow::{Context, Result};
+use tch::{Device, Kind, Tensor};
 
 use crate::autocast::Autocast;
 use crate::data::{Dataset, ImageShape, Split};
-use crate::eval::{self, ensemble, ensemble::EnsembleSpec};
+use crate::eval::{self, ensemble};
 use crate::models::DensityModel;
+use crate::results::run::instantiate;
 use crate::results::{self, plots, tensorboard, MetricRow, RunDir, Summary};
 use crate::rng;
-use crate::spec::{RunSpec, Schedule, Source, Spec, TrainSpec};
-use crate::sweep::signals;
+use crate::runtime::{progress_bar, provenance, signals};
+use crate::spec::{EnsembleSpec, RunSpec, Schedule, TrainSpec};
 
 pub mod adam;
 pub mod checkpoint;
@@ -46,89 +46,6 @@ fn step_delay() -> Option<Duration> {
 
 /// Seed of the sample grids: fixed, so grids of different epochs compare.
 pub const SAMPLE_SEED: u64 = 1234;
-
-/// A model instantiated for a run: its variables and the model using them.
-pub struct Instance {
-    pub vs: nn::VarStore,
-    pub model: Box<dyn DensityModel>,
-    pub device: Device,
-}
-
-/// Builds the run's model on the spec's device, parameters initialised from the run's seed.
-pub fn instantiate(run: &RunSpec, shape: ImageShape) -> Result<Instance> {
-    let device = run.spec.train.device.resolve()?;
-    tch::manual_seed(run.seed as i64);
-    let vs = nn::VarStore::new(device);
-    let model = run.model.build_run(&vs.root(), shape, &run.ordering)?;
-    Ok(Instance { vs, model, device })
-}
-
-/// Loads a run directory's spec and best checkpoint.
-pub fn load_run(dir: &RunDir, data_override: Option<&str>) -> Result<(RunSpec, Dataset, Instance)> {
-    let source = data_override
-        .map(str::parse)
-        .transpose()
-        .context("--data")?;
-    let run = run_spec(dir, source)?;
-    let data = load_run_data(dir, &run)?;
-    let inst = load_model(dir, &run, data.shape)?;
-    Ok((run, data, inst))
-}
-
-/// A run directory's run, its data source replaced by `source` when given:
-/// the run's pixel form, binarization and split limits then apply to it.
-pub fn run_spec(dir: &RunDir, source: Option<Source>) -> Result<RunSpec> {
-    let mut spec = Spec::load(&dir.spec(), &[])?;
-    if let Some(src) = source {
-        spec.data.source = src;
-        spec.validate()?;
-    }
-    spec.runs()
-        .into_iter()
-        .next()
-        .context("the run's spec.yaml names no run")
-}
-
-/// Loads `run`'s data, refused unless its images have the shape the run in
-/// `dir` was trained on.
-pub fn load_run_data(dir: &RunDir, run: &RunSpec) -> Result<Dataset> {
-    let data = Dataset::load(&run.spec.data)?;
-    check_trained_shape(dir, run, &run.spec.data.source.to_string(), data.shape)?;
-    Ok(data)
-}
-
-/// Refuses images of `shape` (from `what`) for a run trained on another
-/// C×H×W, as its summary records it.
-pub fn check_trained_shape(dir: &RunDir, run: &RunSpec, what: &str, s: ImageShape) -> Result<()> {
-    if let Ok(trained) = dir.read_summary() {
-        if (trained.channels, trained.height, trained.width) != (s.channels, s.height, s.width) {
-            bail!(
-                "the images of `{what}` are {}×{}×{}, but run {} was trained on {}×{}×{} images (C×H×W)",
-                s.channels,
-                s.height,
-                s.width,
-                run.id(),
-                trained.channels,
-                trained.height,
-                trained.width
-            );
-        }
-    }
-    Ok(())
-}
-
-/// Builds `run`'s model for images of `shape` and loads its best checkpoint from `dir`.
-pub fn load_model(dir: &RunDir, run: &RunSpec, shape: ImageShape) -> Result<Instance> {
-    let mut inst = instantiate(run, shape)?;
-    let ckpt = dir.best_checkpoint();
-    inst.vs.load(&ckpt).with_context(|| {
-        format!(
-            "cannot load checkpoint `{}` (missing, partial, or from another model)",
-            ckpt.display()
-        )
-    })?;
-    Ok(inst)
-}
 
 /// Training steps between reads of the loss on the host (the divergence
 /// check and the progress bar); every epoch's last step is read too.
@@ -250,7 +167,7 @@ impl RunLog {
 pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) -> Result<Summary> {
     let t = &run.spec.train;
     let shape = data.shape;
-    let started = crate::provenance::now_utc();
+    let started = provenance::now_utc();
     // Build first: a model that cannot be built leaves no run directory behind.
     let mut inst = instantiate(run, shape)?;
     dir.create()?;
@@ -491,11 +408,10 @@ fn evaluate_ensemble(
         _ => return Ok(()),
     };
     let test = data.split(Split::Test);
-    let per_member =
-        ensemble::member_log_probs(model, test, &members, batch, (device, Kind::Float), |m| {
-            tracing::debug!("evaluated under {m}")
-        })?;
-    let rows = ensemble::rows(&members, &per_member, data.dims());
+    let rows = ensemble::evaluate(model, test, &members, (batch, device, data.dims()), |m| {
+        tracing::debug!("evaluated under {m}")
+    })?
+    .rows;
     for r in rows.iter().filter(|r| r.kind == "ensemble") {
         log.line(&format!(
             "ensemble of {} ordering(s): test NLL {:.3} nats/image, {:.4} bits/dim",
@@ -555,10 +471,7 @@ fn summarize(
             Some(why) => format!("failed: {why}"),
         },
         swept: run.swept.clone(),
-        provenance: Some(crate::provenance::Provenance::collect(
-            device,
-            started.into(),
-        )),
+        provenance: Some(provenance::Provenance::collect(device, started.into())),
     }
 }
 
@@ -583,20 +496,6 @@ pub fn sample_images(model: &dyn DensityModel, n: i64, seed: u64) -> Vec<Vec<f32
     (0..n)
         .map(|i| Vec::<f32>::try_from(&s.get(i).flatten(0, -1)).expect("a float vector"))
         .collect()
-}
-
-pub(crate) fn progress_bar(quiet: bool, len: u64, prefix: String) -> ProgressBar {
-    if quiet {
-        return ProgressBar::hidden();
-    }
-    let bar = ProgressBar::new(len);
-    bar.set_style(
-        ProgressStyle::with_template("{prefix} [{bar:30}] {pos}/{len} batches  {msg}  eta {eta}")
-            .expect("a valid template")
-            .progress_chars("=> "),
-    );
-    bar.set_prefix(prefix);
-    bar
 }
 
 #[cfg(test)]

@@ -7,9 +7,9 @@ use plotters::coord::types::RangedCoordf64;
 use plotters::coord::Shift;
 use plotters::prelude::*;
 
-use super::plots::series_color;
-use super::with_temp_file;
 use crate::order::render::ensure_font;
+use crate::results::plots::series_color;
+use crate::results::with_temp_file;
 
 type DrawResult = Result<(), Box<dyn std::error::Error>>;
 

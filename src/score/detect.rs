@@ -12,11 +12,13 @@ use serde::Serialize;
 use tch::Tensor;
 
 use super::ood;
-use super::score::{self, ImageScores};
+use super::plots as ood_plots;
+use crate::data::Source;
 use crate::data::{ImageShape, Split};
-use crate::results::{self, ood_plots, RunDir};
-use crate::spec::{RunSpec, Source};
-use crate::train::{self, Instance};
+use crate::results::run::{check_trained_shape, load_model, load_run_data, run_spec, Instance};
+use crate::results::{self, RunDir};
+use crate::score::{self, ImageScores};
+use crate::spec::RunSpec;
 
 /// An anomaly score: higher means more anomalous.
 #[derive(Clone, Debug, PartialEq)]
@@ -99,9 +101,9 @@ pub fn run(req: &Request) -> Result<Vec<Row>> {
         }
     }
     let dir = RunDir::new(&req.run_dir);
-    let run = train::run_spec(&dir, req.in_source.clone())?;
-    let in_data = train::load_run_data(&dir, &run)?;
-    let inst = train::load_model(&dir, &run, in_data.shape)?;
+    let run = run_spec(&dir, req.in_source.clone())?;
+    let in_data = load_run_data(&dir, &run)?;
+    let inst = load_model(&dir, &run, in_data.shape)?;
     let backgrounds = req
         .scores
         .iter()
@@ -130,7 +132,7 @@ pub fn run(req: &Request) -> Result<Vec<Row>> {
 /// An out-distribution source under the run's data settings: its label and
 /// the images of `split`.
 fn load_out(dir: &RunDir, src: &Source, split: Split) -> Result<(String, Tensor)> {
-    let data = train::load_run_data(dir, &train::run_spec(dir, Some(src.clone()))?)?;
+    let data = load_run_data(dir, &run_spec(dir, Some(src.clone()))?)?;
     let label = format!("{} ({split})", data.spec.source);
     // A shallow clone keeps only this split alive once `data` is dropped.
     Ok((label, data.split(split).shallow_clone()))
@@ -147,7 +149,7 @@ fn load_background(path: &Path, run: &RunSpec, shape: ImageShape) -> Result<Back
             path.display()
         );
     }
-    let bg = train::run_spec(&dir, None).context(what.clone())?;
+    let bg = run_spec(&dir, None).context(what.clone())?;
     let (mine, theirs) = (run.spec.data.pixels, bg.spec.data.pixels);
     if mine != theirs {
         bail!(
@@ -158,9 +160,9 @@ fn load_background(path: &Path, run: &RunSpec, shape: ImageShape) -> Result<Back
             mine.name()
         );
     }
-    train::check_trained_shape(&dir, &bg, &run.spec.data.source.to_string(), shape)
+    check_trained_shape(&dir, &bg, &run.spec.data.source.to_string(), shape)
         .context(what.clone())?;
-    let inst = train::load_model(&dir, &bg, shape).context(what)?;
+    let inst = load_model(&dir, &bg, shape).context(what)?;
     Ok(Background {
         id: bg.id(),
         inst,

@@ -4,6 +4,10 @@
 //! losslessly compressed by a generic compressor (here PNG). Likelihoods of
 //! simple images are high whatever the model learnt; subtracting what a
 //! generic compressor already achieves leaves what the model adds.
+pub mod detect;
+pub mod ood;
+pub mod plots;
+
 use std::f64::consts::LN_2;
 
 use anyhow::{bail, Context, Result};
@@ -94,8 +98,8 @@ pub fn log_probs_with_bar(
     label: &str,
 ) -> Vec<f64> {
     let images = x.size()[0] as u64;
-    let bar = crate::train::progress_bar(false, images, format!("scoring {label}"));
-    let log_p = super::log_probs_with(model, x, batch, device, Kind::Float, |done| {
+    let bar = crate::runtime::progress_bar(false, images, format!("scoring {label}"));
+    let log_p = crate::eval::log_probs_with(model, x, batch, device, Kind::Float, |done| {
         bar.inc(done as u64)
     });
     bar.finish_and_clear();

@@ -1,0 +1,201 @@
+//! The `data:` section of a spec, as typed values: the source, the pixel
+//! form, binarization, the image size and split limits.
+use std::fmt;
+use std::str::FromStr;
+
+use anyhow::{anyhow, bail, Result};
+use serde::{Deserialize, Serialize};
+use serde_with::{DeserializeFromStr, SerializeDisplay};
+
+use super::Source;
+
+/// How pixel values are modelled.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum PixelForm {
+    /// One channel of 0/1 pixels with Bernoulli conditionals.
+    #[default]
+    Binary,
+    /// One channel of 8-bit levels with 256-way conditionals.
+    Gray256,
+    /// Three channels (R, G, B) of 8-bit levels, 256-way conditionals each.
+    Rgb,
+}
+
+impl PixelForm {
+    pub const ALL: [PixelForm; 3] = [PixelForm::Binary, PixelForm::Gray256, PixelForm::Rgb];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PixelForm::Binary => "binary",
+            PixelForm::Gray256 => "gray256",
+            PixelForm::Rgb => "rgb",
+        }
+    }
+    /// Channels per pixel.
+    pub fn channels(self) -> usize {
+        match self {
+            PixelForm::Rgb => 3,
+            _ => 1,
+        }
+    }
+    /// Values a channel takes.
+    pub fn levels(self) -> usize {
+        match self {
+            PixelForm::Binary => 2,
+            _ => 256,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum Binarize {
+    /// x > threshold, fixed.
+    #[default]
+    Threshold,
+    /// One Bernoulli draw per image (p = level/255), fixed by `binarize_seed`.
+    Stochastic,
+    /// Fresh draws every training epoch; validation and test fixed once.
+    Dynamic,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct DataSpec {
+    /// A name from [`super::SOURCES`], with `:PATH` for the user's files.
+    pub source: Source,
+    #[serde(default)]
+    pub pixels: PixelForm,
+    #[serde(default)]
+    pub binarize: Binarize,
+    #[serde(default = "default_threshold")]
+    pub threshold: f64,
+    #[serde(default)]
+    pub binarize_seed: u64,
+    /// Expected size `HxW` of the images in the source (before `downscale`);
+    /// data of another size is an error instead of a surprise. For
+    /// `images:PATH` and `photos`, the size the images are cut to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub size: Option<Size>,
+    /// Integer average-pooling factor (2 turns 28×28 into 14×14).
+    #[serde(default = "one")]
+    pub downscale: usize,
+    /// Use only the first N images of a split (handy for quick runs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_train: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_val: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_test: Option<usize>,
+    /// Settings of the `synthetic` source.
+    #[serde(default)]
+    pub synthetic: SyntheticSpec,
+}
+
+fn default_threshold() -> f64 {
+    0.5
+}
+fn one() -> usize {
+    1
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields, default)]
+pub struct SyntheticSpec {
+    pub height: usize,
+    pub width: usize,
+    pub train: usize,
+    pub val: usize,
+    pub test: usize,
+    pub seed: u64,
+}
+
+impl Default for SyntheticSpec {
+    fn default() -> Self {
+        SyntheticSpec {
+            height: 8,
+            width: 8,
+            train: 1000,
+            val: 200,
+            test: 200,
+            seed: 0,
+        }
+    }
+}
+
+impl DataSpec {
+    /// Checks value ranges and that the source holds the pixel form asked
+    /// for; errors name the field.
+    pub fn validate(&self) -> Result<()> {
+        if !(self.threshold > 0.0 && self.threshold < 1.0) {
+            bail!("data.threshold: must be in (0, 1), got {}", self.threshold);
+        }
+        if self.downscale == 0 {
+            bail!("data.downscale: must be at least 1, got 0");
+        }
+        for (name, v) in [
+            ("max_train", self.max_train),
+            ("max_val", self.max_val),
+            ("max_test", self.max_test),
+        ] {
+            if v == Some(0) {
+                bail!("data.{name}: must be at least 1 (leave it out to use the whole split)");
+            }
+        }
+        let s = &self.synthetic;
+        if self.source.is(&super::synthetic::SOURCE)
+            && (s.height == 0 || s.width == 0 || s.train == 0 || s.val == 0 || s.test == 0)
+        {
+            bail!("data.synthetic: height, width, train, val and test must all be at least 1");
+        }
+        let def = self.source.def();
+        if !def.pixels.contains(&self.pixels) {
+            if self.pixels == PixelForm::Rgb {
+                bail!(
+                    "data.pixels: `rgb` needs a colour source ({}); `{}` holds gray images",
+                    super::source::colour_sources(),
+                    self.source
+                );
+            }
+            bail!(
+                "data.pixels: `{}` holds colour images; use `pixels: rgb`",
+                self.source
+            );
+        }
+        if def.cuts_to_size && self.size.is_none() {
+            bail!(
+                "data.size: `{}` needs the size to cut its images to, e.g. `size: 32x32`",
+                self.source
+            );
+        }
+        Ok(())
+    }
+}
+
+/// An image size `HxW` (or `N` for N×N), both positive.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, SerializeDisplay, DeserializeFromStr)]
+pub struct Size {
+    pub height: usize,
+    pub width: usize,
+}
+
+impl FromStr for Size {
+    type Err = anyhow::Error;
+    fn from_str(s: &str) -> anyhow::Result<Size> {
+        let parse = |v: &str| v.trim().parse::<usize>().ok().filter(|&n| n > 0);
+        let hw = match s.split_once(['x', 'X', '×']) {
+            Some((h, w)) => parse(h).zip(parse(w)),
+            None => parse(s).map(|n| (n, n)),
+        };
+        let (height, width) = hw
+            .ok_or_else(|| anyhow!("expected HxW with positive integers, e.g. 28x28, got {s:?}"))?;
+        Ok(Size { height, width })
+    }
+}
+
+impl fmt::Display for Size {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}x{}", self.height, self.width)
+    }
+}
