@@ -18,17 +18,14 @@
 //! sees (i, j+1..), so it is shifted DOWN one row before it is added to the
 //! left-to-right states. A 1×1 mask-B convolution takes h back to the
 //! 2h-feature residual stream.
-use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
-use super::cached::{OutputLayers, PixelSampler, Plane, PointConv};
-use super::layers::{groups, shift_down, Mask, MaskedConv2d};
-use super::row_lstm::{lstm_cell, Arch, Sizes};
-use super::{DensityModel, Head, ModelDef, Orderings, Raster, RasterNet};
+use super::parts::cached::{OutputLayers, PixelSampler, Plane, PointConv};
+use super::parts::layers::{groups, shift_down, Mask, MaskedConv2d};
+use super::pixelrnn::{lstm_cell, Arch, PixelRnn, Sizes};
+use super::{Head, RasterNet};
 use crate::data::ImageShape;
-use crate::data::PixelForm;
-use crate::order::OrderSpec;
 
 /// `type: diagonal_bilstm`, with the [`Sizes`] of the PixelRNN models
 /// (`paper`: the paper's binarized-MNIST model, 79.20 nats).
@@ -36,50 +33,20 @@ use crate::order::OrderSpec;
 #[serde(transparent)]
 pub struct Config(pub Sizes);
 
-impl ModelDef for Config {
-    fn default_label(&self) -> String {
-        self.0.label("diagonal_bilstm")
+impl PixelRnn for Config {
+    const NAME: &'static str = "diagonal_bilstm";
+    const RASTER_REASON: &'static str = "diagonal scans";
+    const LAYER_FORMULA: &'static str = "2(2h·4h + 2·h·4h)";
+    fn sizes(&self) -> &Sizes {
+        &self.0
     }
-    fn check(&self) -> Result<()> {
-        self.0.check()
-    }
-    fn pixels(&self) -> &'static [PixelForm] {
-        &PixelForm::ALL
-    }
-    fn orderings(&self) -> Orderings {
-        Orderings::Dihedral
-    }
-    fn raster_reason(&self) -> &'static str {
-        "diagonal scans"
-    }
-    fn param_count(&self, shape: ImageShape) -> Option<u128> {
-        let a = self.0.arch();
-        let (c, k) = (
-            shape.channels as i64,
-            Head::for_pixels(shape.pixels()).params(),
-        );
-        let (f, h, o) = (2 * a.hidden, a.hidden, a.output_hidden);
-        let first = f * c * 49 + f;
+    fn recurrent_params(h: i64) -> i64 {
+        let f = 2 * h;
         let direction = (4 * h * f + 4 * h) + 4 * h * h * 2; // s2s: no bias
-        let up = h * f + f;
-        let out = (f * o + o) + (o * c * k + c * k);
-        Some((first + a.layers * (2 * direction + up) + out) as u128)
+        2 * direction
     }
-    fn formula(&self) -> String {
-        let a = self.0.arch();
-        format!(
-            "49·C·2h + L(2(2h·4h + 2·h·4h) + h·2h) + 2h·o + o·C·K + biases; L = {}, h = {}, o = {}",
-            a.layers, a.hidden, a.output_hidden
-        )
-    }
-    fn build(
-        &self,
-        vs: &nn::Path,
-        shape: ImageShape,
-        ordering: &OrderSpec,
-    ) -> Result<Box<dyn DensityModel>> {
-        let net = DiagonalBiLstm::new(vs, shape, self.0.arch());
-        Ok(Box::new(Raster::new(Box::new(net), shape, ordering, vs)?))
+    fn net(vs: &nn::Path, shape: ImageShape, arch: Arch) -> Box<dyn RasterNet> {
+        Box::new(DiagonalBiLstm::new(vs, shape, arch))
     }
 }
 

@@ -9,8 +9,8 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
-use super::cached::{OutputLayers, PixelSampler, Plane, PointConv};
-use super::layers::{gate, groups, shift_down, Mask, MaskedConv2d, UpConv2d};
+use super::parts::cached::{OutputLayers, PixelSampler, Plane, PointConv};
+use super::parts::layers::{gate, groups, shift_down, Mask, MaskedConv2d, UpConv2d};
 use super::{check_sizes, DensityModel, Head, ModelDef, Orderings, Preset, Raster, RasterNet};
 use crate::data::ImageShape;
 use crate::data::PixelForm;

@@ -17,6 +17,7 @@ use rand::Rng;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
+use super::adapters::seq::{flatten, unflatten};
 use super::{DensityModel, Head, Loss, Member, ModelDef};
 use crate::data::ImageShape;
 use crate::data::PixelForm;
@@ -273,7 +274,6 @@ impl Made {
     }
 
     /// The ordering of mask `k`.
-    #[cfg(test)]
     pub fn mask_ordering(&self, k: usize) -> &OrderSpec {
         &self.specs[k]
     }
@@ -358,49 +358,21 @@ impl Made {
         x
     }
 
-    #[cfg(test)]
-    /// The naive sampler: one full forward pass per pixel (for tests).
-    pub fn sample_naive(&self, u: &Tensor, k: usize) -> Tensor {
-        let _guard = tch::no_grad_guard();
-        let x = u.zeros_like();
-        for &p in &self.masks[k].order {
-            let p = p as i64;
-            let logit = self.logits_flat(&x, k).select(1, p);
-            let xp = u.select(1, p).lt_tensor(&logit.sigmoid()).to_kind(u.kind());
-            x.select(1, p).copy_(&xp);
-        }
-        x
-    }
-
-    #[cfg(test)]
-    /// The model under mask `k` alone, as a [`DensityModel`] (its `order()`
-    /// is mask k's ordering).
-    pub fn under(&self, k: usize) -> Result<Under<'_>> {
-        self.check_mask(k)?;
-        Ok(Under { made: self, k })
-    }
-
-    fn flat(&self, x: &Tensor) -> Tensor {
-        x.reshape([x.size()[0], -1])
-    }
-
-    fn image(&self, flat: &Tensor, extra: &[i64]) -> Tensor {
-        let s = self.shape;
-        let mut dims = vec![flat.size()[0], 1, s.height as i64, s.width as i64];
-        dims.extend_from_slice(extra);
-        flat.view(dims.as_slice())
+    /// The visiting order of mask `k` (pixel indices, first visited first).
+    pub fn mask_order(&self, k: usize) -> &[usize] {
+        &self.masks[k].order
     }
 }
 
 impl DensityModel for Made {
     fn logits(&self, x: &Tensor) -> Tensor {
-        self.image(&self.logits_flat(&self.flat(x), 0), &[1])
+        unflatten(&self.logits_flat(&flatten(x), 0), self.shape, &[1])
     }
     fn head(&self) -> Head {
         Head::Bernoulli
     }
     fn sample_with(&self, u: &Tensor) -> Tensor {
-        self.image(&self.sample_flat(&self.flat(u), 0), &[])
+        unflatten(&self.sample_flat(&flatten(u), 0), self.shape, &[])
     }
     fn training_loss(&self, x: &Tensor, draw: u64) -> Loss {
         let k = (draw % self.masks.len() as u64) as usize;
@@ -424,7 +396,7 @@ impl DensityModel for Made {
                 self.check_mask(*k)?;
                 Ok(self.log_probs_mask(x, *k))
             }
-            Member::Ordering(o) => match self.specs.iter().position(|s| s == o) {
+            Member::Ordering(o) => match (0..self.masks.len()).position(|k| self.mask_ordering(k) == o) {
                 Some(k) => Ok(self.log_probs_mask(x, k)),
                 None => bail!("made evaluates under its masks (mask-0..mask-{}), and none has the ordering `{o}`", self.masks.len() - 1),
             },
@@ -439,46 +411,12 @@ impl DensityModel for Made {
         layers + self.direct.as_ref().map_or(0, |a| a.numel() as i64)
     }
     fn order(&self) -> &[usize] {
-        &self.masks[0].order
+        self.mask_order(0)
     }
     fn shape(&self) -> ImageShape {
         self.shape
     }
     fn device(&self) -> Device {
         self.device
-    }
-}
-
-/// A MADE under one of its masks.
-#[cfg(test)]
-pub struct Under<'a> {
-    made: &'a Made,
-    k: usize,
-}
-
-#[cfg(test)]
-impl DensityModel for Under<'_> {
-    fn logits(&self, x: &Tensor) -> Tensor {
-        let m = self.made;
-        m.image(&m.logits_flat(&m.flat(x), self.k), &[1])
-    }
-    fn head(&self) -> Head {
-        Head::Bernoulli
-    }
-    fn sample_with(&self, u: &Tensor) -> Tensor {
-        let m = self.made;
-        m.image(&m.sample_flat(&m.flat(u), self.k), &[])
-    }
-    fn num_params(&self) -> i64 {
-        self.made.num_params()
-    }
-    fn order(&self) -> &[usize] {
-        &self.made.masks[self.k].order
-    }
-    fn shape(&self) -> ImageShape {
-        self.made.shape
-    }
-    fn device(&self) -> Device {
-        self.made.device
     }
 }

@@ -16,7 +16,7 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
-use super::nade_kernel::{self, Params, Real};
+use super::nade_cpu::kernel::{self as nade_kernel, Params, Real};
 use super::oanade::OaNade;
 use super::{DensityModel, Loss, ModelDef, Permuted, SeqNet};
 use crate::data::ImageShape;
@@ -309,19 +309,4 @@ impl SeqNet for Nade {
             .map(|t| t.numel() as i64)
             .sum()
     }
-}
-
-/// Used by tests to compare against a plain per-step reference (logits).
-#[cfg(test)]
-pub(crate) fn reference_logits(n: &Nade, xs: &Tensor) -> Tensor {
-    let batch = xs.size()[0];
-    let mut a = n.c.unsqueeze(0).expand([batch, -1], false);
-    let mut out = Vec::new();
-    for t in 0..n.d {
-        let logit = (a.sigmoid() * n.v.get(t)).sum_dim_intlist(-1, false, None) + n.b.get(t);
-        let xt = xs.select(1, t);
-        out.push(logit);
-        a = &a + xt.unsqueeze(1) * n.w.get(t);
-    }
-    Tensor::stack(&out, 1)
 }

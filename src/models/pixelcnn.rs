@@ -12,10 +12,10 @@ use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
-use super::cached::{OutputLayers, PixelSampler, Plane, PointConv};
-use super::layers::LocalMasks;
-use super::layers::{groups, Mask, MaskedConv2d};
-use super::local::{Local, LocalNet, LocalPointConv, LocalSampler, PaddedPlane};
+use super::adapters::local::{Local, LocalNet, LocalPointConv, LocalSampler, PaddedPlane};
+use super::parts::cached::{OutputLayers, PixelSampler, Plane, PointConv};
+use super::parts::layers::LocalMasks;
+use super::parts::layers::{groups, Mask, MaskedConv2d};
 use super::{check_sizes, DensityModel, Head, ModelDef, Orderings, Preset, Raster, RasterNet};
 use crate::data::ImageShape;
 use crate::data::PixelForm;

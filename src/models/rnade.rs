@@ -17,6 +17,7 @@ use anyhow::{bail, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn, Device, Kind, Tensor};
 
+use super::adapters::seq::{flatten, unflatten};
 use super::{DensityModel, Head, Loss, ModelDef};
 use crate::data::ImageShape;
 use crate::data::PixelForm;
@@ -229,37 +230,26 @@ impl Rnade {
     fn bound_terms(&self, x: &Tensor, u: &Tensor) -> Tensor {
         self.log_density(&((x + u) / 256.0)) - 256f64.ln()
     }
-
-    fn flat(&self, x: &Tensor) -> Tensor {
-        x.reshape([x.size()[0], -1])
-    }
-
-    fn image(&self, flat: &Tensor, extra: &[i64]) -> Tensor {
-        let s = self.shape;
-        let mut dims = vec![flat.size()[0], 1, s.height as i64, s.width as i64];
-        dims.extend_from_slice(extra);
-        flat.view(dims.as_slice())
-    }
 }
 
 impl DensityModel for Rnade {
     /// The mixture parameters at the evaluation noise, `[B, 1, H, W, 3K]`.
     fn logits(&self, x: &Tensor) -> Tensor {
-        let x = self.flat(x);
+        let x = flatten(x);
         let y = (&x + self.eval_noise(&x)) / 256.0;
-        self.image(&self.params(&y), &[3 * self.k])
+        unflatten(&self.params(&y), self.shape, &[3 * self.k])
     }
     fn head(&self) -> Head {
         self.mixture()
     }
     /// The discrete bound per pixel (one seeded noise draw).
     fn log_probs(&self, x: &Tensor) -> Tensor {
-        let flat = self.flat(x);
+        let flat = flatten(x);
         let u = self.eval_noise(&flat);
-        self.image(&self.bound_terms(&flat, &u), &[])
+        unflatten(&self.bound_terms(&flat, &u), self.shape, &[])
     }
     fn training_loss(&self, x: &Tensor, draw: u64) -> Loss {
-        let flat = self.flat(x);
+        let flat = flatten(x);
         let dims = flat.size();
         let u = rng::uniform(&mut rng::stream(draw, TRAIN_NOISE), &dims, self.device);
         Loss::of_nll(
@@ -271,7 +261,7 @@ impl DensityModel for Rnade {
     }
     fn sample_with(&self, u: &Tensor) -> Tensor {
         let _guard = tch::no_grad_guard();
-        let u = self.flat(u);
+        let u = flatten(u);
         let kind = u.kind();
         let (w, v, b) = (
             self.w.to_kind(kind),
@@ -288,7 +278,7 @@ impl DensityModel for Rnade {
                 .copy_(&(y.shallow_clone() * 256.0).floor().clamp(0.0, 255.0));
             a += y.unsqueeze(1) * w.get(p).unsqueeze(0);
         }
-        self.image(&x, &[])
+        unflatten(&x, self.shape, &[])
     }
     fn num_params(&self) -> i64 {
         [&self.w, &self.c, &self.v, &self.b]

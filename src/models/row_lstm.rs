@@ -15,140 +15,36 @@
 //! Its receptive field is a triangle above each pixel (widening by one
 //! column per row, plus the first layer's reach) and the pixels to its left:
 //! it misses the pixels far to the right in the rows above.
-use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Tensor};
 
-use super::cached::{OutputLayers, PixelSampler, Plane, PointConv};
-use super::layers::{groups, Mask, MaskedConv2d};
-use super::{check_sizes, DensityModel, Head, ModelDef, Orderings, Preset, Raster, RasterNet};
+use super::parts::cached::{OutputLayers, PixelSampler, Plane, PointConv};
+use super::parts::layers::{groups, Mask, MaskedConv2d};
+use super::pixelrnn::{lstm_cell, Arch, PixelRnn, Sizes};
+use super::{Head, RasterNet};
 use crate::data::ImageShape;
-use crate::data::PixelForm;
-use crate::order::OrderSpec;
-
-/// The settings of both PixelRNN models (`row_lstm` here and
-/// `diagonal_bilstm`, which shares them as it shares [`lstm_cell`]): a
-/// preset, any of whose values can be overridden. `small`: 2 recurrent
-/// layers of h = 16 (32 features), 32-unit output layer; `paper`: the
-/// paper's binarized-MNIST size, 7 layers of h = 16, 32-unit output layers
-/// (given for its Diagonal BiLSTM, 79.20 nats; for the Row LSTM, 80.54 nats,
-/// the paper states no size, so it gets the same).
-#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct Sizes {
-    #[serde(default)]
-    pub preset: Preset,
-    /// Recurrent layers after the first convolution.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub layers: Option<usize>,
-    /// h: the LSTM state (of each direction); the residual stream has 2h features.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub hidden: Option<usize>,
-    /// Units of the two output layers' first.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output_hidden: Option<usize>,
-}
-
-/// The resolved architecture.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Arch {
-    pub layers: i64,
-    pub hidden: i64,
-    pub output_hidden: i64,
-}
-
-impl Sizes {
-    pub fn arch(&self) -> Arch {
-        let (layers, hidden, output_hidden) = match self.preset {
-            Preset::Small => (2, 16, 32),
-            Preset::Paper => (7, 16, 32),
-        };
-        Arch {
-            layers: self.layers.unwrap_or(layers) as i64,
-            hidden: self.hidden.unwrap_or(hidden) as i64,
-            output_hidden: self.output_hidden.unwrap_or(output_hidden) as i64,
-        }
-    }
-
-    /// `NAME-PRESET`, or `NAME-lL-hH-oO` when a value is overridden.
-    pub fn label(&self, name: &str) -> String {
-        let a = self.arch();
-        match (self.layers, self.hidden, self.output_hidden) {
-            (None, None, None) => format!("{name}-{}", self.preset.name()),
-            _ => format!("{name}-l{}-h{}-o{}", a.layers, a.hidden, a.output_hidden),
-        }
-    }
-
-    pub fn check(&self) -> Result<()> {
-        check_sizes(&[
-            ("layers", self.layers),
-            ("hidden", self.hidden),
-            ("output_hidden", self.output_hidden),
-        ])
-    }
-}
 
 /// `type: row_lstm`, with the [`Sizes`] of the PixelRNN models.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(transparent)]
 pub struct Config(pub Sizes);
 
-impl ModelDef for Config {
-    fn default_label(&self) -> String {
-        self.0.label("row_lstm")
+impl PixelRnn for Config {
+    const NAME: &'static str = "row_lstm";
+    const RASTER_REASON: &'static str = "row-by-row recurrence";
+    const LAYER_FORMULA: &'static str = "3·2h·4h + 3·h·4h";
+    fn sizes(&self) -> &Sizes {
+        &self.0
     }
-    fn check(&self) -> Result<()> {
-        self.0.check()
-    }
-    fn pixels(&self) -> &'static [PixelForm] {
-        &PixelForm::ALL
-    }
-    fn orderings(&self) -> Orderings {
-        Orderings::Dihedral
-    }
-    fn raster_reason(&self) -> &'static str {
-        "row-by-row recurrence"
-    }
-    fn param_count(&self, shape: ImageShape) -> Option<u128> {
-        let a = self.0.arch();
-        let (c, k) = (
-            shape.channels as i64,
-            Head::for_pixels(shape.pixels()).params(),
-        );
-        let (f, h, o) = (2 * a.hidden, a.hidden, a.output_hidden);
-        let first = f * c * 49 + f;
+    fn recurrent_params(h: i64) -> i64 {
+        let f = 2 * h;
         let i2s = 4 * h * f * 3 + 4 * h;
         let s2s = 4 * h * h * 3; // no bias: i2s has one
-        let up = h * f + f;
-        let out = (f * o + o) + (o * c * k + c * k);
-        Some((first + a.layers * (i2s + s2s + up) + out) as u128)
+        i2s + s2s
     }
-    fn formula(&self) -> String {
-        let a = self.0.arch();
-        format!(
-            "49·C·2h + L(3·2h·4h + 3·h·4h + h·2h) + 2h·o + o·C·K + biases; L = {}, h = {}, o = {}",
-            a.layers, a.hidden, a.output_hidden
-        )
+    fn net(vs: &nn::Path, shape: ImageShape, arch: Arch) -> Box<dyn RasterNet> {
+        Box::new(RowLstm::new(vs, shape, arch))
     }
-    fn build(
-        &self,
-        vs: &nn::Path,
-        shape: ImageShape,
-        ordering: &OrderSpec,
-    ) -> Result<Box<dyn DensityModel>> {
-        let net = RowLstm::new(vs, shape, self.0.arch());
-        Ok(Box::new(Raster::new(Box::new(net), shape, ordering, vs)?))
-    }
-}
-
-/// One LSTM step on pre-activations `[B, 4h, N]` (o, f, i, g in blocks of
-/// h) and the previous cell state `[B, h, N]`: the new `(h, c)`.
-pub(super) fn lstm_cell(pre: &Tensor, c: &Tensor) -> (Tensor, Tensor) {
-    let [o, f, i, g] = &pre.chunk(4, 1)[..] else {
-        unreachable!("4h pre-activations")
-    };
-    let c = f.sigmoid() * c + i.sigmoid() * g.tanh();
-    (o.sigmoid() * c.tanh(), c)
 }
 
 struct Layer {

@@ -18,8 +18,8 @@
 //! portable loops that the compiler vectorizes.
 use std::ops::{Add, AddAssign, Mul, Sub};
 
-use super::nade_simd::Simd;
 use super::pool;
+use super::simd::Simd;
 
 /// The float types the kernel runs in.
 pub trait Real:

@@ -3,10 +3,10 @@
 //! deterministic evaluation noise, sampling quantizes the mixture draws.
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
-use super::rnade::{Config, Rnade};
-use super::tests::{dependences, random_images};
 use super::*;
+use super::{dependences, random_images};
 use crate::data::ImageShape;
+use crate::models::rnade::{Config, Rnade};
 
 fn gray(h: usize, w: usize) -> ImageShape {
     ImageShape::new(PixelForm::Gray256, h, w)

@@ -3,10 +3,11 @@
 //! equal to the naive sampler, members and sets.
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
-use super::made::{Config, Made, Vary};
-use super::tests::{all_images, binary, dependences, random_images};
 use super::*;
+use super::{all_images, binary, dependences, random_images};
 use crate::data::ImageShape;
+use crate::models::adapters::seq::{flatten, unflatten};
+use crate::models::made::{Config, Made, Vary};
 use crate::order::RunOrdering;
 
 fn config(num_masks: usize, vary: Vary) -> Config {
@@ -81,7 +82,7 @@ fn made_is_causal_by_gradients_under_every_mask() {
         let (vs, model) = made(&config(4, vary), shape, ordering);
         for trained in [false, true] {
             for k in 0..4 {
-                let under = model.under(k).unwrap();
+                let under = under(&model, k);
                 let (violations, some) = dependences(&under, 4);
                 assert!(violations.is_empty(), "{ordering} mask {k}: {violations:?}");
                 assert!(some || trained, "{ordering} mask {k}: no dependence at all");
@@ -99,9 +100,7 @@ fn made_masks_take_the_run_ordering_the_random_ones_or_the_set() {
     let (_, m) = made(&config(3, Vary::OrderAndConnectivity), shape, "spiral");
     assert_eq!(m.mask_ordering(0).to_string(), "spiral");
     assert_eq!(m.mask_ordering(2).to_string(), "random:50002");
-    let under: Vec<Vec<usize>> = (0..3)
-        .map(|k| m.under(k).unwrap().order().to_vec())
-        .collect();
+    let under: Vec<Vec<usize>> = (0..3).map(|k| under(&m, k).order().to_vec()).collect();
     assert!(under[0] != under[1] && under[1] != under[2]);
     let (_, c) = made(&config(3, Vary::Connectivity), shape, "spiral");
     assert!((0..3).all(|k| c.mask_ordering(k).to_string() == "spiral"));
@@ -152,7 +151,7 @@ fn made_masks_are_never_written_into_the_weights() {
     let x = random_images(8, shape);
     for k in 0..4 {
         let _ = model.log_probs_under(&x, &Member::Mask(k)).unwrap();
-        let _ = model.under(k).unwrap().sample(3, k as u64);
+        let _ = under(&model, k).sample(3, k as u64);
     }
     let vars = vs.variables();
     for (name, t) in &before {
@@ -160,8 +159,8 @@ fn made_masks_are_never_written_into_the_weights() {
     }
     train_every_mask(&vs, &model, 4);
     // A direct weight d ← j that mask 0 masks out and mask 1 uses.
-    let r0 = crate::order::ranks(model.under(0).unwrap().order());
-    let r1 = crate::order::ranks(model.under(1).unwrap().order());
+    let r0 = crate::order::ranks(under(&model, 0).order());
+    let r1 = crate::order::ranks(under(&model, 1).order());
     let (d, j) = (0..16)
         .flat_map(|d| (0..16).map(move |j| (d, j)))
         .find(|&(d, j)| r0[j] > r0[d] && r1[j] < r1[d])
@@ -188,7 +187,7 @@ fn made_incremental_sampling_equals_the_naive_sampler() {
     let u = Tensor::rand([64, 20], (Kind::Double, Device::Cpu));
     for k in 0..3 {
         let fast = model.sample_flat(&u, k);
-        let naive = model.sample_naive(&u, k);
+        let naive = sample_naive(&model, &u, k);
         assert!(fast.equal(&naive), "mask {k}: samples differ");
     }
 }
@@ -222,4 +221,56 @@ fn made_labels_checks_and_spec_keys() {
         err.contains("num_masks: 8") && err.contains("has 2"),
         "{err}"
     );
+}
+
+/// The naive sampler under mask `k`: one full forward pass per pixel.
+fn sample_naive(m: &Made, u: &Tensor, k: usize) -> Tensor {
+    let _guard = tch::no_grad_guard();
+    let x = u.zeros_like();
+    for &p in m.mask_order(k) {
+        let p = p as i64;
+        let logit = m.logits_flat(&x, k).select(1, p);
+        let xp = u.select(1, p).lt_tensor(&logit.sigmoid()).to_kind(u.kind());
+        x.select(1, p).copy_(&xp);
+    }
+    x
+}
+
+/// The model under mask `k` alone, as a [`DensityModel`] (its `order()`
+/// is mask k's ordering).
+fn under(made: &Made, k: usize) -> Under<'_> {
+    assert!(k < made.max_members().unwrap(), "no mask {k}");
+    Under { made, k }
+}
+
+/// A MADE under one of its masks.
+struct Under<'a> {
+    made: &'a Made,
+    k: usize,
+}
+
+impl DensityModel for Under<'_> {
+    fn logits(&self, x: &Tensor) -> Tensor {
+        let m = self.made;
+        unflatten(&m.logits_flat(&flatten(x), self.k), m.shape(), &[1])
+    }
+    fn head(&self) -> Head {
+        Head::Bernoulli
+    }
+    fn sample_with(&self, u: &Tensor) -> Tensor {
+        let m = self.made;
+        unflatten(&m.sample_flat(&flatten(u), self.k), m.shape(), &[])
+    }
+    fn num_params(&self) -> i64 {
+        self.made.num_params()
+    }
+    fn order(&self) -> &[usize] {
+        self.made.mask_order(self.k)
+    }
+    fn shape(&self) -> ImageShape {
+        self.made.shape()
+    }
+    fn device(&self) -> Device {
+        self.made.device()
+    }
 }

@@ -6,9 +6,9 @@
 use anyhow::{bail, Result};
 use tch::{nn, Device, Kind, Tensor};
 
-use super::cached::PixelSampler;
-use super::{DensityModel, Head};
 use crate::data::ImageShape;
+use crate::models::parts::cached::PixelSampler;
+use crate::models::{DensityModel, Head};
 use crate::order::{Dihedral, OrderSpec};
 
 /// A raster-scan network.

@@ -3,8 +3,8 @@
 //! about orderings; this adapter does the permuting.
 use tch::{nn, Device, Tensor};
 
-use super::{mean_nll_loss, DensityModel, Head, Loss};
 use crate::data::ImageShape;
+use crate::models::{mean_nll_loss, DensityModel, Head, Loss};
 use crate::order::OrderSpec;
 
 /// A fully-connected autoregressive net over binary sequences in visiting order.
@@ -119,4 +119,16 @@ impl<N: SeqNet> DensityModel for Permuted<N> {
     fn device(&self) -> Device {
         self.device
     }
+}
+
+/// Images `[B, C, H, W]` as rows `[B, D]` (row-major pixel order).
+pub fn flatten(x: &Tensor) -> Tensor {
+    x.reshape([x.size()[0], -1])
+}
+
+/// Rows `[B, D]` of a one-channel model back as images `[B, 1, H, W, extra…]`.
+pub fn unflatten(flat: &Tensor, shape: ImageShape, extra: &[i64]) -> Tensor {
+    let mut dims = vec![flat.size()[0], 1, shape.height as i64, shape.width as i64];
+    dims.extend_from_slice(extra);
+    flat.view(dims.as_slice())
 }

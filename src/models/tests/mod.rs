@@ -10,6 +10,10 @@ use super::*;
 use crate::data::ImageShape;
 use crate::order::OrderSpec;
 
+mod made;
+mod oanade;
+mod rnade;
+
 /// Orderings of the fully-connected models.
 pub(super) const ORDERINGS: &[&str] = &[
     "raster",
@@ -57,7 +61,7 @@ fn seq_specs() -> Vec<ModelSpec> {
             ..Default::default()
         })),
         ModelSpec::new(ModelConfig::Nade(oa_nade_config())),
-        ModelSpec::new(ModelConfig::Made(made::Config {
+        ModelSpec::new(ModelConfig::Made(crate::models::made::Config {
             hidden: vec![6, 5],
             direct: true,
             num_masks: Some(3),
@@ -520,6 +524,27 @@ fn raster_networks_refuse_non_dihedral_orderings() {
     assert!(err.contains("data.pixels: binary"), "{err}");
 }
 
+/// NADE's logits by a plain per-step loop, from its variables `w`, `c`,
+/// `v`, `b` (names prefixed by `prefix`): the reference for the blocked
+/// formulation and the CPU kernel.
+fn nade_reference(
+    vars: &std::collections::HashMap<String, Tensor>,
+    prefix: &str,
+    xs: &Tensor,
+) -> Tensor {
+    let var = |n: &str| &vars[&format!("{prefix}{n}")];
+    let (w, c, v, b) = (var("w"), var("c"), var("v"), var("b"));
+    let batch = xs.size()[0];
+    let mut a = c.unsqueeze(0).expand([batch, -1], false);
+    let mut out = Vec::new();
+    for t in 0..xs.size()[1] {
+        let logit = (a.sigmoid() * v.get(t)).sum_dim_intlist(-1, false, None) + b.get(t);
+        out.push(logit);
+        a = &a + xs.select(1, t).unsqueeze(1) * w.get(t);
+    }
+    Tensor::stack(&out, 1)
+}
+
 #[test]
 fn nade_blocks_match_a_per_step_reference_in_value_and_gradient() {
     tch::manual_seed(3);
@@ -529,7 +554,8 @@ fn nade_blocks_match_a_per_step_reference_in_value_and_gradient() {
     let x = Tensor::rand([5, d as i64], (Kind::Double, Device::Cpu))
         .lt(0.5)
         .to_kind(Kind::Double);
-    let reference = nade::Nade::with_block(&vs.root().sub("a"), d, hidden, 1);
+    // The reference's variables a.w, a.c, a.v and a.b.
+    nade::Nade::with_block(&vs.root().sub("a"), d, hidden, 1);
     for block in [1usize, 4, 28, 100] {
         let fast = nade::Nade::with_block(&vs.root().sub(format!("b{block}")), d, hidden, block);
         // Same parameters as the reference.
@@ -538,7 +564,7 @@ fn nade_blocks_match_a_per_step_reference_in_value_and_gradient() {
             let mut dst = vars[&format!("b{block}.{name}")].shallow_clone();
             tch::no_grad(|| dst.copy_(&vars[&format!("a.{name}")]));
         }
-        let r = nade::reference_logits(&reference, &x);
+        let r = nade_reference(&vars, "a.", &x);
         let f = fast.logits(&x);
         let diff = (&r - &f).abs().max().double_value(&[]);
         assert!(diff < 1e-12, "block {block}: max |Δ| = {diff}");
@@ -593,7 +619,7 @@ fn nade_kernel_matches_autograd_at(hidden: usize) {
     let x = Tensor::rand([batch, d as i64], (Kind::Double, Device::Cpu))
         .lt(0.4)
         .to_kind(Kind::Double);
-    let reference = nade::reference_logits(&net, &x);
+    let reference = nade_reference(&vars, "", &x);
     let nll = -bernoulli_log_prob(&reference, &x).sum(Kind::Double) / batch as f64;
     let expected = Tensor::run_backward(&[&nll], &params, false, false);
     let loss = net.training_loss(&x).expect("the CPU kernel");
@@ -752,8 +778,8 @@ fn diagonal_bilstm_spec(layers: usize) -> ModelSpec {
     )))
 }
 
-fn tiny_sizes(layers: usize) -> row_lstm::Sizes {
-    row_lstm::Sizes {
+fn tiny_sizes(layers: usize) -> crate::models::pixelrnn::Sizes {
+    crate::models::pixelrnn::Sizes {
         layers: Some(layers),
         hidden: Some(4),
         output_hidden: Some(8),
@@ -954,7 +980,7 @@ fn pixelrnn_parameter_counts_match_the_closed_forms() {
     for pixels in PixelForm::ALL {
         let shape = ImageShape::new(pixels, 5, 4);
         for preset in [Preset::Small, Preset::Paper] {
-            let sizes = row_lstm::Sizes {
+            let sizes = crate::models::pixelrnn::Sizes {
                 preset,
                 ..Default::default()
             };

@@ -3,10 +3,10 @@
 //! estimate unbiased, members.
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
-use super::oanade::{OaNade, Walk};
-use super::tests::{all_images, binary, dependences, oa_nade_config, random_images};
 use super::*;
+use super::{all_images, binary, dependences, oa_nade_config, random_images};
 use crate::data::ImageShape;
+use crate::models::oanade::{OaNade, Walk};
 use crate::order::{OrderSpec, RunOrdering};
 
 /// Hidden units and layers of [`oa_nade_config`].

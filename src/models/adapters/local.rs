@@ -7,9 +7,9 @@
 use anyhow::{bail, Result};
 use tch::{nn, Device, Kind, Tensor};
 
-use super::layers::LocalMasks;
-use super::{DensityModel, Head, Loss, Member};
 use crate::data::ImageShape;
+use crate::models::parts::layers::LocalMasks;
+use crate::models::{DensityModel, Head, Loss, Member};
 use crate::order::{OrderSpec, RunOrdering};
 
 /// A convolutional network whose spatial convolutions run locally masked.
@@ -88,7 +88,7 @@ pub struct LocalPointConv {
 }
 
 impl LocalPointConv {
-    pub fn new(conv: &super::layers::MaskedConv2d) -> LocalPointConv {
+    pub fn new(conv: &crate::models::parts::layers::MaskedConv2d) -> LocalPointConv {
         let w = conv.centre_masked_weight().detach();
         let [co, _, k, _] = w.size()[..] else {
             unreachable!("conv weights are [out, in, kh, kw]")

@@ -39,9 +39,9 @@ impl Head {
     /// `log p(x | params)` elementwise: `params` `[..., K]`, `x` `[...]`
     /// (level values, as floats), result `[...]`.
     pub fn log_prob(&self, params: &Tensor, x: &Tensor) -> Tensor {
-        let params = &super::full_precision(params);
+        let params = &crate::models::full_precision(params);
         match self {
-            Head::Bernoulli => super::bernoulli_log_prob(&params.squeeze_dim(-1), x),
+            Head::Bernoulli => crate::models::bernoulli_log_prob(&params.squeeze_dim(-1), x),
             Head::Categorical { .. } => params
                 .log_softmax(-1, params.kind())
                 .gather(-1, &x.to_kind(Kind::Int64).unsqueeze(-1), false)
