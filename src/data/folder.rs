@@ -30,6 +30,7 @@ pub const SOURCE: SourceDef = SourceDef {
     takes_path: true,
     pixels: COLOUR,
     cuts_to_size: true,
+    full_scale: 255.0,
     install: None,
     load: |spec, source| load(source.required_path(), cut_size(spec)?),
 };

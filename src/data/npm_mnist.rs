@@ -21,6 +21,7 @@ pub const SOURCE: SourceDef = SourceDef {
     takes_path: false,
     pixels: GRAY,
     cuts_to_size: false,
+    full_scale: 255.0,
     install: Some(Install {
         dir: mnist_dir,
         marker: "src/digits/9.json",

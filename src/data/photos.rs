@@ -43,6 +43,7 @@ pub const SOURCE: SourceDef = SourceDef {
     takes_path: false,
     pixels: COLOUR,
     cuts_to_size: true,
+    full_scale: 255.0,
     install: Some(Install {
         dir: photos_dir,
         marker: "chelsea.png",

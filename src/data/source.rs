@@ -26,6 +26,10 @@ pub struct SourceDef {
     pub pixels: &'static [PixelForm],
     /// Its images are cut to `data.size`, which it then requires.
     pub cuts_to_size: bool,
+    /// The level that stands for intensity 1: 255 for 8-bit images, 256
+    /// for the classic MNIST, whose values are k/256. Stochastic
+    /// binarization draws 1 with probability level / `full_scale`.
+    pub full_scale: f64,
     /// A built-in data set: where it is installed and how.
     pub install: Option<Install>,
     /// Loads the 8-bit splits (before `size`, `downscale` and `max_*`).

@@ -7,6 +7,7 @@ use anyhow::{anyhow, bail, Result};
 use serde::{Deserialize, Serialize};
 use serde_with::{DeserializeFromStr, SerializeDisplay};
 
+use super::numpy::Layout;
 use super::Source;
 
 /// How pixel values are modelled.
@@ -54,7 +55,8 @@ pub enum Binarize {
     /// x > threshold, fixed.
     #[default]
     Threshold,
-    /// One Bernoulli draw per image (p = level/255), fixed by `binarize_seed`.
+    /// One Bernoulli draw per pixel (p = level / the source's full scale: 255,
+    /// or 256 for the classic MNIST), fixed by `binarize_seed`.
     Stochastic,
     /// Fresh draws every training epoch; validation and test fixed once.
     Dynamic,
@@ -91,6 +93,10 @@ pub struct DataSpec {
     /// Settings of the `synthetic` source.
     #[serde(default)]
     pub synthetic: SyntheticSpec,
+    /// The axes of 4-axis `npy:`/`npz:` arrays (read off the shape when
+    /// left out).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub layout: Option<Layout>,
 }
 
 fn default_threshold() -> f64 {
@@ -150,6 +156,31 @@ impl DataSpec {
             bail!("data.synthetic: height, width, train, val and test must all be at least 1");
         }
         let def = self.source.def();
+        if self.layout.is_some()
+            && !(self.source.is(&super::numpy::NPY) || self.source.is(&super::numpy::NPZ))
+        {
+            bail!(
+                "data.layout: only for `npy:PATH` and `npz:PATH` sources, not `{}`",
+                self.source
+            );
+        }
+        if self.source.is(&super::mnist_classic::BINARIZED) {
+            if self.pixels != PixelForm::Binary {
+                bail!(
+                    "data.pixels: `binarized-mnist` is binary; for the 8-bit digits use \
+                     `source: mnist-full` with `pixels: {}`",
+                    self.pixels.name()
+                );
+            }
+            if self.binarize == Binarize::Threshold {
+                bail!(
+                    "data.binarize: `binarized-mnist` is binarized by drawing each pixel with \
+                     p = level/256; say `binarize: stochastic` (drawn once, the papers' fixed \
+                     binarization) or `binarize: dynamic` (drawn every epoch); for thresholded \
+                     digits use `source: mnist-full`"
+                );
+            }
+        }
         if !def.pixels.contains(&self.pixels) {
             if self.pixels == PixelForm::Rgb {
                 bail!(

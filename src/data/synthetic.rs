@@ -19,6 +19,7 @@ pub const SOURCE: SourceDef = SourceDef {
     takes_path: false,
     pixels: &PixelForm::ALL,
     cuts_to_size: false,
+    full_scale: 255.0,
     install: None,
     load: |spec, _| {
         let s = &spec.synthetic;
