@@ -8,7 +8,8 @@
 //! matmul (BLAS-friendly), between blocks a carry is added. The per-image
 //! cost is O(D·H·BLOCK) flops with BLOCK fixed — never O(D²H) — and it runs
 //! faster on a CPU than a per-step loop or a cumsum over a B×D×H tensor
-//! (see the benchmark in the README). Sampling is D steps of O(H).
+//! (see "NADE's block length" in docs/measurements.md). Sampling is D
+//! steps of O(H).
 //!
 //! With `order_agnostic: true` the model is the order-agnostic (deep) NADE
 //! of `oanade.rs` instead.

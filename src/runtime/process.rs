@@ -6,8 +6,9 @@
 /// otherwise. libtorch allocates and frees its large temporary tensors
 /// through malloc at every step; with glibc's defaults each comes back from
 /// mmap as fresh pages, and the page faults cost the CPU image models a
-/// third to a half of their speed in some runs (measured in the README,
-/// "Benchmarks"). Call it first thing in `main`.
+/// third to a half of their speed in some runs (measured in
+/// docs/measurements.md, "The other models beside the same networks in
+/// PyTorch"). Call it first thing in `main`.
 pub fn tune_allocator() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     {
