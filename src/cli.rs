@@ -126,13 +126,15 @@ pub enum Command {
     },
     /// Exact log-likelihood of a trained run (best checkpoint) on a split.
     Eval {
+        /// A run directory, or a model exported as .safetensors (`arlab export`).
         run_dir: PathBuf,
         /// Evaluate on another data source (same image size), e.g. `idx:/data/mnist`.
         #[arg(long)]
         data: Option<String>,
         #[arg(long, value_enum, default_value = "test")]
         split: Split,
-        /// Write one row per image: index, log p(x) in nats.
+        /// Write one row per image: index, log p(x) in nats (and the
+        /// log-likelihoods as a float64 .npy beside it).
         #[arg(long, value_name = "FILE.csv")]
         per_image: Option<PathBuf>,
         /// Evaluate under the model's first N orderings (or masks), or under
@@ -144,6 +146,7 @@ pub enum Command {
     /// Per-image scores of a trained run (best checkpoint): log p(x), bits/dim
     /// and the complexity-corrected score S(x) = −log₂ p(x) − L_PNG(x).
     Score {
+        /// A run directory, or a model exported as .safetensors (`arlab export`).
         run_dir: PathBuf,
         /// Score another data source (default: the run's own), e.g. `mnist`;
         /// the run's pixel form and binarization apply to it.
@@ -151,7 +154,8 @@ pub enum Command {
         data: Option<String>,
         #[arg(long, value_enum, default_value = "test")]
         split: Split,
-        /// The per-image CSV to write.
+        /// The per-image CSV to write (and the same table as a structured
+        /// .npy beside it).
         #[arg(long, value_name = "FILE.csv", default_value = "scores.csv")]
         out: PathBuf,
     },
@@ -178,12 +182,20 @@ pub enum Command {
     },
     /// Draw samples from a trained run (best checkpoint) into a PNG grid.
     Sample {
+        /// A run directory, or a model exported as .safetensors (`arlab export`).
         run_dir: PathBuf,
         #[arg(long, default_value_t = 64)]
         count: i64,
         #[arg(long, default_value_t = 0)]
         seed: u64,
         #[arg(long)]
+        out: PathBuf,
+    },
+    /// Write a run's best checkpoint as one .safetensors file with the run's
+    /// spec in its metadata (for Python; `arlab eval` takes it as a run).
+    Export {
+        run_dir: PathBuf,
+        #[arg(long, value_name = "FILE.safetensors")]
         out: PathBuf,
     },
     /// Draw each ordering's visiting path (PNG per ordering + overview).
@@ -396,6 +408,7 @@ pub fn run() -> Result<()> {
             seed,
             out,
         } => cmd_sample(&run_dir, count, seed, &out),
+        Command::Export { run_dir, out } => cmd_export(&run_dir, &out),
         Command::Orderings {
             size,
             out,
@@ -483,14 +496,7 @@ fn init_logging(quiet: bool) {
 }
 
 fn check_run_dir(run_dir: &Path) -> Result<RunDir> {
-    let dir = RunDir::new(run_dir);
-    if !dir.spec().is_file() {
-        bail!(
-            "`{}` is not a run directory (it has no spec.yaml)",
-            run_dir.display()
-        );
-    }
-    Ok(dir)
+    results::run::open_run_dir(run_dir)
 }
 
 fn cmd_eval(
@@ -500,8 +506,10 @@ fn cmd_eval(
     per_image: Option<&Path>,
     orderings: Option<&EnsembleSpec>,
 ) -> Result<()> {
-    let dir = check_run_dir(run_dir)?;
-    let (run, dataset, inst) = results::run::load_run(&dir, data)?;
+    if per_image.is_some_and(|p| p.extension().is_some_and(|e| e == "npy")) {
+        bail!("--per-image: name the CSV (e.g. per_image.csv); the .npy is written beside it");
+    }
+    let (run, dataset, inst) = results::run::load_trained(run_dir, data)?;
     let x = dataset.split(split);
     let batch = run.spec.train.eval_batch_size;
     let model = inst.model.as_ref();
@@ -552,7 +560,13 @@ fn cmd_eval(
             })
             .collect();
         results::write_csv(path, &rows)?;
-        println!("per-image log-likelihoods: {}", path.display());
+        let npy = path.with_extension("npy");
+        results::npy::write_f64(&npy, &log_probs)?;
+        println!(
+            "per-image log-likelihoods: {} and {}",
+            path.display(),
+            npy.display()
+        );
     }
     Ok(())
 }
@@ -572,13 +586,12 @@ fn print_ensemble(rows: &[results::EnsembleRow]) {
 }
 
 fn cmd_score(run_dir: &Path, data: Option<&str>, split: Split, out: &Path) -> Result<()> {
-    let dir = check_run_dir(run_dir)?;
-    let (run, dataset, inst) = results::run::load_run(&dir, data)?;
+    let (run, dataset, inst) = results::run::load_trained(run_dir, data)?;
     let label = format!("{} ({split})", dataset.spec.source);
     let batch = run.spec.train.eval_batch_size;
     let x = dataset.split(split);
     let scores = score::score_images(inst.model.as_ref(), x, batch, inst.device, &label)?;
-    results::write_csv(out, &score::rows(&scores))?;
+    let npy = score::write(&scores, out)?;
     let complexity = scores.complexity();
     let nll = eval::mean_nll(&scores.log_p);
     println!(
@@ -589,7 +602,7 @@ fn cmd_score(run_dir: &Path, data: Option<&str>, split: Split, out: &Path) -> Re
         complexity.iter().sum::<f64>() / complexity.len().max(1) as f64,
         dataset.binarization()
     );
-    println!("per-image scores: {}", out.display());
+    println!("per-image scores: {} and {}", out.display(), npy.display());
     Ok(())
 }
 
@@ -611,11 +624,29 @@ fn cmd_sample(run_dir: &Path, count: i64, seed: u64, out: &Path) -> Result<()> {
     if count < 1 {
         bail!("--count: must be at least 1, got {count}");
     }
-    let dir = check_run_dir(run_dir)?;
-    let (_, dataset, inst) = results::run::load_run(&dir, None)?;
+    let (_, dataset, inst) = results::run::load_trained(run_dir, None)?;
     let images = train::sample_images(inst.model.as_ref(), count, seed);
     plots::sample_grid(&images, dataset.shape, out)?;
     println!("{count} samples (seed {seed}): {}", out.display());
+    Ok(())
+}
+
+fn cmd_export(run_dir: &Path, out: &Path) -> Result<()> {
+    if !results::run::is_exported(out) {
+        bail!(
+            "--out: name the file `….safetensors`, got `{}`",
+            out.display()
+        );
+    }
+    let dir = check_run_dir(run_dir)?;
+    results::run::export(&dir, out)?;
+    let header = results::safetensors::read_header(out)?;
+    println!(
+        "{}: best checkpoint exported to {} ({} bytes)",
+        header.run,
+        out.display(),
+        std::fs::metadata(out)?.len()
+    );
     Ok(())
 }
 

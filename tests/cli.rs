@@ -26,18 +26,7 @@ fn run_writes_the_full_results_tree() {
 
     let exp = work.path().join("res/e2e");
     let (header, rows) = read_csv(&exp.join("comparison.csv"));
-    for col in [
-        "model",
-        "ordering",
-        "seed",
-        "parameters",
-        "best_epoch",
-        "val_nll",
-        "test_nll_nats",
-        "bits_per_dim",
-        "binarization",
-        "train_seconds",
-    ] {
+    for col in COMPARISON_COLUMNS {
         assert!(
             header.iter().any(|h| h == col),
             "comparison.csv header lacks {col}: {header:?}"

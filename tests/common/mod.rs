@@ -202,3 +202,42 @@ pub const SWEEP_RUNS: [&str; 4] = [
     "nade-h32-raster-s0-lr0.01",
     "fvsbn-raster-s0-lr0.01",
 ];
+
+/// The venv's Python (scripts/setup.sh) if it imports every one of
+/// `modules`; `None` (the test skips with a notice) otherwise, unless
+/// ARLAB_REQUIRE_TOOLS says set-up installed them.
+pub fn venv_python(modules: &[&str]) -> Option<PathBuf> {
+    let py = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/python");
+    let imports = format!("import {}", modules.join(", "));
+    let has_them = py.is_file()
+        && Command::new(&py)
+            .args(["-c", &imports])
+            .status()
+            .is_ok_and(|s| s.success());
+    if !has_them {
+        assert!(
+            std::env::var("ARLAB_REQUIRE_TOOLS").is_err(),
+            "the venv lacks {modules:?}: run scripts/setup.sh"
+        );
+        eprintln!("skipped: no .venv with {modules:?} (scripts/setup.sh installs them)");
+    }
+    has_them.then_some(py)
+}
+
+/// comparison.csv's columns without swept values, in order: docs/results.md
+/// documents them as stable, so this list changes only with that page.
+pub const COMPARISON_COLUMNS: [&str; 13] = [
+    "model",
+    "ordering",
+    "seed",
+    "parameters",
+    "best_epoch",
+    "val_nll",
+    "test_nll_nats",
+    "bits_per_dim",
+    "binarization",
+    "train_seconds",
+    "train_images_per_s",
+    "eval_images_per_s",
+    "status",
+];
