@@ -4,7 +4,7 @@ fn main() {
     // libtorch reports its errors as Rust panics; show them as short errors,
     // never as a panic message with a backtrace.
     arlab::runtime::report_panics_as_errors();
-    match std::panic::catch_unwind(arlab::cli::run) {
+    match std::panic::catch_unwind(arlab::cli::main) {
         Ok(Ok(())) => {}
         Ok(Err(err)) => {
             eprintln!("error: {err}");

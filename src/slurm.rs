@@ -14,20 +14,35 @@ use anyhow::{bail, Context, Result};
 use crate::sweep::status::{self, State, Submission};
 use crate::sweep::{lock, Plan};
 
-/// `arlab submit` settings.
-#[derive(Clone, Debug, Default)]
+/// `arlab submit` settings, as the command line gives them (the doc
+/// comments are its help).
+#[derive(Clone, Debug, Default, clap::Args)]
 pub struct SubmitOptions {
+    #[arg(long, default_value = "results")]
     pub results: PathBuf,
+    #[arg(long)]
     pub partition: Option<String>,
+    /// Time limit per task, e.g. `2:00:00`.
+    #[arg(long)]
     pub time: Option<String>,
+    #[arg(long, value_name = "G")]
     pub gpus_per_task: Option<u32>,
+    #[arg(long, value_name = "C")]
     pub cpus_per_task: Option<u32>,
+    /// Memory per node, e.g. `8G`.
+    #[arg(long, value_name = "M")]
     pub mem: Option<String>,
-    /// Array tasks running at once (`%K`).
+    /// Array tasks running at once.
+    #[arg(long, value_name = "K")]
     pub max_parallel: Option<u32>,
-    /// More `#SBATCH` arguments, as given.
+    /// Another sbatch option for the array, e.g. `--sbatch-arg=--qos=low` (repeatable).
+    #[arg(long = "sbatch-arg", value_name = "ARG", allow_hyphen_values = true)]
     pub sbatch_args: Vec<String>,
+    /// Requeues of a task after the time-limit warning, at most.
+    #[arg(long, default_value_t = 3)]
     pub max_requeues: u32,
+    /// Print the scripts, submit nothing.
+    #[arg(long)]
     pub dry_run: bool,
 }
 
