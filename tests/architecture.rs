@@ -141,3 +141,132 @@ fn the_checker_sees_braced_and_plain_paths() {
             .is_none()
     );
 }
+
+/// The longest a function of `src/` may be, in lines from `fn` to its
+/// closing brace (docs/architecture.md: "No function over about 80 lines").
+const MAX_FN_LINES: usize = 80;
+
+/// Every function with a body in `text` (up to its `#[cfg(test)]` tail):
+/// (name, first line, lines from `fn` to the closing brace). Braces are
+/// counted on code only: comments, strings and char literals are skipped.
+fn function_lengths(text: &str) -> Vec<(String, usize, usize)> {
+    let text = match text.find("#[cfg(test)]") {
+        Some(i) => &text[..i],
+        None => text,
+    };
+    let b = text.as_bytes();
+    let (mut i, mut line) = (0, 1);
+    let mut pending: Option<(String, usize)> = None;
+    let mut open: Vec<Option<(String, usize)>> = Vec::new();
+    let mut found = Vec::new();
+    let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
+    while i < b.len() {
+        let c = b[i];
+        let skip_to = |i: usize, end: &str| text[i..].find(end).map_or(b.len(), |j| i + j);
+        let next = match c {
+            b'\n' => {
+                line += 1;
+                i + 1
+            }
+            b'/' if b.get(i + 1) == Some(&b'/') => skip_to(i, "\n"),
+            b'/' if b.get(i + 1) == Some(&b'*') => skip_to(i + 2, "*/") + 2,
+            b'"' => {
+                let mut j = i + 1;
+                while j < b.len() && b[j] != b'"' {
+                    j += if b[j] == b'\\' { 2 } else { 1 };
+                }
+                j + 1
+            }
+            b'r' if (i == 0 || !is_ident(b[i - 1]))
+                && matches!(b.get(i + 1), Some(b'"') | Some(b'#')) =>
+            {
+                let hashes = text[i + 1..].bytes().take_while(|&c| c == b'#').count();
+                let close = format!("\"{}", "#".repeat(hashes));
+                skip_to(i + 2 + hashes, &close) + close.len()
+            }
+            // A char literal ('x', '\n', '{'); a lifetime ('a) is left alone.
+            b'\'' if b.get(i + 1) == Some(&b'\\') => skip_to(i + 2, "'") + 1,
+            b'\'' => {
+                let mut chars = text[i + 1..].chars();
+                match (chars.next(), chars.next()) {
+                    (Some(ch), Some('\'')) => i + 1 + ch.len_utf8() + 1,
+                    _ => i + 1,
+                }
+            }
+            b'f' if text[i..].starts_with("fn ") && (i == 0 || !is_ident(b[i - 1])) => {
+                let name: String = text[i + 3..]
+                    .trim_start()
+                    .bytes()
+                    .take_while(|&c| is_ident(c))
+                    .map(char::from)
+                    .collect();
+                if !name.is_empty() {
+                    pending = Some((name, line));
+                }
+                i + 3
+            }
+            b';' => {
+                pending = None;
+                i + 1
+            }
+            b'{' => {
+                open.push(pending.take());
+                i + 1
+            }
+            b'}' => {
+                if let Some(Some((name, start))) = open.pop() {
+                    found.push((name, start, line - start + 1));
+                }
+                i + 1
+            }
+            _ => i + 1,
+        };
+        // Newlines skipped over inside comments and strings still count.
+        line += text.as_bytes()[i + 1..next.min(b.len())]
+            .iter()
+            .filter(|&&c| c == b'\n')
+            .count();
+        i = next;
+    }
+    found
+}
+
+#[test]
+fn no_function_is_over_80_lines() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut long = Vec::new();
+    for file in &files {
+        let rel = file.strip_prefix(&src).unwrap();
+        if is_test_file(rel) {
+            continue;
+        }
+        let text = std::fs::read_to_string(file).unwrap();
+        for (name, start, lines) in function_lengths(&text) {
+            if lines > MAX_FN_LINES {
+                long.push(format!(
+                    "src/{}:{start}: `{name}` is {lines} lines",
+                    rel.display()
+                ));
+            }
+        }
+    }
+    assert!(
+        long.is_empty(),
+        "functions over {MAX_FN_LINES} lines (split them where a reader would want a name): {long:#?}"
+    );
+}
+
+#[test]
+fn the_length_check_counts_bodies_not_strings_or_comments() {
+    let text =
+        "fn a() {\n    let s = \"}{\";\n    // }\n    let c = '}';\n    let d = ['×', '{'];\n}\n\
+                trait T { fn decl(&self); fn b<'a>(x: &'a str) -> &'a str { x } }\n\
+                fn c() {\n    let r = r#\"{\"#;\n    let f: fn(u8) = |_| {};\n}\n\
+                #[cfg(test)]\nmod tests { fn t() {} }";
+    let found = function_lengths(text);
+    let found: Vec<(&str, usize, usize)> =
+        found.iter().map(|(n, s, l)| (n.as_str(), *s, *l)).collect();
+    assert_eq!(found, [("a", 1, 6), ("b", 7, 1), ("c", 8, 4)]);
+}

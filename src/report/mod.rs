@@ -202,59 +202,25 @@ fn draw_figures(
     let colours = Colours {
         orderings: compare::orderings(runs.iter().map(|(_, s)| s)),
     };
-    let mut figs = Vec::new();
-    let curves = out.join(format!("{name}-val-nll.png"));
-    figures::small_multiples(
-        &compare::curve_panels(runs),
-        &colours,
-        Kind::Curves,
-        &format!("{name}: validation NLL"),
-        &curves,
-    )?;
-    figs.push(figure(
-        "Validation NLL",
-        "One panel per model and swept values; colour = ordering; one line per seed.",
-        &curves,
-        true,
-    )?);
-    let spread = out.join(format!("{name}-test-nll.png"));
-    let panels = compare::spread_panels(runs.iter().map(|(_, s)| s), &colours);
-    figures::small_multiples(
-        &panels,
-        &colours,
-        Kind::Spread,
-        &format!("{name}: test NLL"),
-        &spread,
-    )?;
-    figs.push(figure(
-        "Test NLL per ordering",
-        "Dots: seeds; bar: their mean (best-validation checkpoint).",
-        &spread,
-        true,
-    )?);
-    let samples = exp.join("samples.png");
-    if samples.is_file() {
-        let to = out.join(format!("{name}-samples.png"));
-        std::fs::copy(&samples, &to)
-            .with_context(|| format!("cannot copy `{}`", samples.display()))?;
-        figs.push(figure(
+    let mut figs = nll_figures(name, runs, &colours, out)?;
+    // Figures drawn elsewhere: (file of the experiment, name here, title, caption).
+    let copies = [
+        (
+            "samples.png",
+            "samples.png",
             "Samples",
             "The first row of each run's last sample grid (fixed sampling seed).",
-            &to,
-            false,
-        )?);
-    }
-    let ensembles = exp.join("ensemble_nll.png");
-    if ensembles.is_file() {
-        let to = out.join(format!("{name}-ensemble-nll.png"));
-        std::fs::copy(&ensembles, &to)
-            .with_context(|| format!("cannot copy `{}`", ensembles.display()))?;
-        figs.push(figure(
+        ),
+        (
+            "ensemble_nll.png",
+            "ensemble-nll.png",
             "Ensembles over orderings",
             "Test NLL of the ensemble of the first N orderings (eval.orderings); crosses: single orderings, dashed: their mean, dotted: runs trained under one ordering.",
-            &to,
-            false,
-        )?);
+        ),
+    ];
+    for (file, to, title, caption) in copies {
+        let to = out.join(format!("{name}-{to}"));
+        figs.extend(copied(&exp.join(file), &to, title, caption)?);
     }
     let specs: Vec<OrderSpec> = colours
         .orderings
@@ -280,6 +246,52 @@ fn draw_figures(
         }
     }
     Ok(figs)
+}
+
+/// The small multiples of validation NLL curves and of test NLL per
+/// ordering, drawn (PNG + SVG) into `out`.
+fn nll_figures(
+    name: &str,
+    runs: &[(RunDir, Summary)],
+    colours: &Colours,
+    out: &Path,
+) -> Result<Vec<Figure>> {
+    let summaries = runs.iter().map(|(_, s)| s);
+    // (kind, panels, file, what the title says, figure title, caption)
+    let charts = [
+        (
+            Kind::Curves,
+            compare::curve_panels(runs),
+            "val-nll",
+            "validation NLL",
+            "Validation NLL",
+            "One panel per model and swept values; colour = ordering; one line per seed.",
+        ),
+        (
+            Kind::Spread,
+            compare::spread_panels(summaries, colours),
+            "test-nll",
+            "test NLL",
+            "Test NLL per ordering",
+            "Dots: seeds; bar: their mean (best-validation checkpoint).",
+        ),
+    ];
+    let mut figs = Vec::new();
+    for (kind, panels, file, what, title, caption) in charts {
+        let png = out.join(format!("{name}-{file}.png"));
+        figures::small_multiples(&panels, colours, kind, &format!("{name}: {what}"), &png)?;
+        figs.push(figure(title, caption, &png, true)?);
+    }
+    Ok(figs)
+}
+
+/// `from` copied to `to` as a figure (PNG only), when `from` is there.
+fn copied(from: &Path, to: &Path, title: &str, caption: &str) -> Result<Option<Figure>> {
+    if !from.is_file() {
+        return Ok(None);
+    }
+    std::fs::copy(from, to).with_context(|| format!("cannot copy `{}`", from.display()))?;
+    figure(title, caption, to, false).map(Some)
 }
 
 fn figure(title: &str, caption: &str, png: &Path, svg: bool) -> Result<Figure> {

@@ -4,13 +4,10 @@
 //! seeds. Colour = ordering, the same in every figure of an experiment.
 use std::path::Path;
 
-use anyhow::{anyhow, Result};
-use plotters::coord::Shift;
+use anyhow::Result;
 use plotters::prelude::*;
 
-use super::plots::series_color;
-use super::with_temp_file;
-use crate::order::render::ensure_font;
+use super::chart::{self, series_color, Area, Axes, DrawResult, Style};
 
 /// One panel: a title and its lines or points, each tagged by ordering.
 #[derive(Clone, Debug, Default)]
@@ -58,45 +55,39 @@ pub fn small_multiples(
     title: &str,
     png: &Path,
 ) -> Result<()> {
-    ensure_font();
     let cols = panels.len().clamp(1, 3);
     let rows = panels.len().div_ceil(cols).max(1);
     let size = (PANEL.0 * cols as u32, LEGEND_H + 30 + PANEL.1 * rows as u32);
-    let fail = |e: String| anyhow!("cannot draw `{}`: {e}", png.display());
-    with_temp_file(png, |tmp| {
-        let root = BitMapBackend::new(tmp, size).into_drawing_area();
-        draw(&root, panels, colours, kind, title, cols).map_err(fail)
-    })?;
-    let svg = png.with_extension("svg");
-    with_temp_file(&svg, |tmp| {
-        let root = SVGBackend::new(tmp, size).into_drawing_area();
-        draw(&root, panels, colours, kind, title, cols).map_err(fail)
-    })
+    chart::png_and_svg(
+        png,
+        &png.with_extension("svg"),
+        size,
+        |root| draw(root, panels, colours, kind, title, cols),
+        |root| draw(root, panels, colours, kind, title, cols),
+    )
 }
 
 fn draw<DB: DrawingBackend>(
-    root: &DrawingArea<DB, Shift>,
+    root: &Area<DB>,
     panels: &[Panel],
     colours: &Colours,
     kind: Kind,
     title: &str,
     cols: usize,
-) -> Result<(), String> {
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
-    root.fill(&WHITE).map_err(e)?;
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
     let (head, body) = root.split_vertically(LEGEND_H + 30);
-    head.draw(&Text::new(title.to_string(), (10, 6), ("sans-serif", 18)))
-        .map_err(e)?;
+    head.draw(&Text::new(title.to_string(), (10, 6), ("sans-serif", 18)))?;
     let mut x = 10;
     for o in &colours.orderings {
         let c = colours.of(o);
         head.draw(&PathElement::new(
             vec![(x, 48), (x + 22, 48)],
             c.stroke_width(3),
-        ))
-        .map_err(e)?;
-        head.draw(&Text::new(o.clone(), (x + 27, 41), ("sans-serif", 13)))
-            .map_err(e)?;
+        ))?;
+        head.draw(&Text::new(o.clone(), (x + 27, 41), ("sans-serif", 13)))?;
         x += 40 + 8 * o.chars().count() as i32;
     }
     let rows = panels.len().div_ceil(cols).max(1);
@@ -105,24 +96,11 @@ fn draw<DB: DrawingBackend>(
         draw_panel(area, panel, colours, kind)
             .map_err(|err| format!("panel {}: {err}", panel.title))?;
     }
-    root.present().map_err(e)
+    Ok(())
 }
 
 fn bounds(panel: &Panel, kind: Kind, n_orderings: usize) -> (f64, f64, f64, f64) {
-    let pts = panel
-        .series
-        .iter()
-        .flat_map(|(_, p)| p.iter())
-        .filter(|p| p.1.is_finite());
-    let (mut x1, mut y0, mut y1) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
-    for &(x, y) in pts {
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
-    }
-    if !y0.is_finite() {
-        (y0, y1) = (0.0, 1.0);
-    }
+    let (x1, y0, y1) = chart::extent(panel.series.iter().flat_map(|(_, p)| p.iter()));
     let pad = ((y1 - y0) * 0.08).max(1e-3);
     match kind {
         Kind::Curves => (1.0, x1.max(2.0), y0 - pad, y1 + pad),
@@ -130,62 +108,54 @@ fn bounds(panel: &Panel, kind: Kind, n_orderings: usize) -> (f64, f64, f64, f64)
     }
 }
 
+/// The sizes of a panel's chart.
+const PANEL_STYLE: Style = Style {
+    caption: 14,
+    margin: 8,
+    x_label_area: 32,
+    y_label_area: 56,
+    labels: 11,
+};
+
 fn draw_panel<DB: DrawingBackend>(
-    area: &DrawingArea<DB, Shift>,
+    area: &Area<DB>,
     panel: &Panel,
     colours: &Colours,
     kind: Kind,
-) -> Result<(), String> {
-    let e = |e: DrawingAreaErrorKind<DB::ErrorType>| e.to_string();
+) -> DrawResult
+where
+    DB::ErrorType: 'static,
+{
     let (x0, x1, y0, y1) = bounds(panel, kind, colours.orderings.len());
-    let mut chart = ChartBuilder::on(area)
-        .caption(&panel.title, ("sans-serif", 14))
-        .margin(8)
-        .x_label_area_size(32)
-        .y_label_area_size(56)
-        .build_cartesian_2d(x0..x1, y0..y1)
-        .map_err(e)?;
-    let names = colours.orderings.clone();
-    let label = move |x: &f64| match kind {
+    let names = &colours.orderings;
+    let label = |x: &f64| match kind {
         Kind::Curves => format!("{x:.0}"),
         Kind::Spread => names
             .get(x.round().max(0.0) as usize)
             .cloned()
             .unwrap_or_default(),
     };
-    chart
-        .configure_mesh()
-        .x_desc(if kind == Kind::Curves { "epoch" } else { "" })
-        .y_desc("NLL (nats)")
-        .x_labels(match kind {
+    let x_desc = if kind == Kind::Curves { "epoch" } else { "" };
+    let axes = Axes {
+        x_labels: Some(match kind {
             Kind::Curves => (x1 as usize).clamp(2, 8),
             Kind::Spread => colours.orderings.len().max(1),
-        })
-        .x_label_formatter(&label)
-        .light_line_style(WHITE.mix(0.0))
-        .label_style(("sans-serif", 11))
-        .draw()
-        .map_err(e)?;
+        }),
+        x_format: Some(&label),
+        ..Axes::new(x0..x1, y0..y1, x_desc, "NLL (nats)")
+    };
+    let mut chart = chart::axes(area, &panel.title, PANEL_STYLE, &axes)?;
     for (ordering, pts) in &panel.series {
         let c = colours.of(ordering);
         let pts: Vec<(f64, f64)> = pts.iter().copied().filter(|p| p.1.is_finite()).collect();
         match kind {
-            Kind::Curves => {
-                chart
-                    .draw_series(LineSeries::new(pts.clone(), c.stroke_width(2)))
-                    .map_err(e)?;
-            }
+            Kind::Curves => chart::line(&mut chart, &pts, c, 0)?,
             Kind::Spread => {
-                chart
-                    .draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))
-                    .map_err(e)?;
+                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 4, c.filled())))?;
                 if !pts.is_empty() {
                     let mean = pts.iter().map(|p| p.1).sum::<f64>() / pts.len() as f64;
                     let x = pts[0].0;
-                    let bar = vec![(x - 0.25, mean), (x + 0.25, mean)];
-                    chart
-                        .draw_series(LineSeries::new(bar, c.stroke_width(2)))
-                        .map_err(e)?;
+                    chart::line(&mut chart, &[(x - 0.25, mean), (x + 0.25, mean)], c, 0)?;
                 }
             }
         }

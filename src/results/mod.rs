@@ -12,6 +12,7 @@
 //! ```
 //! Every file is written to a temporary name and renamed into place, so a
 //! reader never sees half a file.
+pub mod chart;
 pub mod compare;
 pub mod ensemble_plot;
 pub mod figures;

@@ -1,9 +1,11 @@
-//! Plots and image grids: NLL curves (plotters) and sample grids (image).
+//! Plots and image grids: NLL curves (plotters, see [`super::chart`]) and
+//! sample grids (image).
 use std::path::Path;
 
 use anyhow::{anyhow, Context, Result};
 use plotters::prelude::*;
 
+use super::chart::{self, series_color, Axes};
 use super::{with_temp_file, MetricRow};
 use crate::data::ImageShape;
 use crate::order::render::ensure_font;
@@ -26,80 +28,33 @@ pub fn nll_curve(rows: &[MetricRow], title: &str, path: &Path) -> Result<()> {
 }
 
 fn line_chart(series: &[(String, Vec<(f64, f64)>)], title: &str, path: &Path) -> Result<()> {
-    ensure_font();
-    let points = series
-        .iter()
-        .flat_map(|(_, s)| s.iter())
-        .filter(|p| p.1.is_finite());
-    let (mut x1, mut y0, mut y1) = (1.0f64, f64::INFINITY, f64::NEG_INFINITY);
-    for &(x, y) in points {
-        x1 = x1.max(x);
-        y0 = y0.min(y);
-        y1 = y1.max(y);
-    }
-    if !y0.is_finite() {
-        (y0, y1) = (0.0, 1.0);
-    }
+    let (x1, y0, y1) = chart::extent(series.iter().flat_map(|(_, s)| s.iter()));
     let pad = ((y1 - y0) * 0.05).max(1e-3);
+    let x_format = |x: &f64| format!("{x:.0}");
+    let axes = Axes {
+        x_labels: Some((x1 as usize).clamp(2, 12)),
+        x_format: Some(&x_format),
+        ..Axes::new(
+            1.0..x1.max(2.0),
+            (y0 - pad)..(y1 + pad),
+            "epoch",
+            "NLL (nats / image)",
+        )
+    };
     // The legend gets its own column right of the plot, so it hides no curve.
     let legend_w = 300u32;
     let height = 480u32.max(60 + 20 * series.len() as u32);
-    with_temp_file(path, |tmp| {
-        let root = BitMapBackend::new(tmp, (780 + legend_w, height)).into_drawing_area();
-        let draw = || -> Result<(), Box<dyn std::error::Error>> {
-            root.fill(&WHITE)?;
-            let (plot, legend) = root.split_horizontally(780);
-            let mut chart = ChartBuilder::on(&plot)
-                .caption(title, ("sans-serif", 20))
-                .margin(12)
-                .x_label_area_size(40)
-                .y_label_area_size(70)
-                .build_cartesian_2d(1.0f64..x1.max(2.0), (y0 - pad)..(y1 + pad))?;
-            chart
-                .configure_mesh()
-                .x_desc("epoch")
-                .x_labels((x1 as usize).clamp(2, 12))
-                .x_label_formatter(&|x| format!("{x:.0}"))
-                .light_line_style(WHITE.mix(0.0))
-                .y_desc("NLL (nats / image)")
-                .label_style(("sans-serif", 14))
-                .draw()?;
-            for (i, (name, pts)) in series.iter().enumerate() {
-                let color = series_color(i);
-                let pts: Vec<_> = pts.iter().copied().filter(|p| p.1.is_finite()).collect();
-                chart.draw_series(LineSeries::new(pts.clone(), color.stroke_width(2)))?;
-                chart.draw_series(pts.iter().map(|&p| Circle::new(p, 3, color.filled())))?;
-                let y = 50 + 20 * i as i32;
-                legend.draw(&PathElement::new(
-                    vec![(4, y), (28, y)],
-                    color.stroke_width(3),
-                ))?;
-                legend.draw(&Text::new(name.as_str(), (36, y - 8), ("sans-serif", 14)))?;
-            }
-            root.present()?;
-            Ok(())
-        };
-        draw().map_err(|e| anyhow!("cannot draw `{}`: {e}", path.display()))
+    chart::png(path, (780 + legend_w, height), |root| {
+        let (plot, legend) = root.split_horizontally(780);
+        let mut chart = chart::axes(&plot, title, chart::FULL, &axes)?;
+        for (i, (name, pts)) in series.iter().enumerate() {
+            let color = series_color(i);
+            let pts: Vec<_> = pts.iter().copied().filter(|p| p.1.is_finite()).collect();
+            chart::line(&mut chart, &pts, color, 3)?;
+            chart::legend_entry(&legend, i, name, color.stroke_width(3))?;
+        }
+        Ok(())
     })
-}
-
-/// Distinct, print-friendly line colours (Tableau 10, then darker shades).
-pub(crate) fn series_color(i: usize) -> RGBColor {
-    const TAB10: [(u8, u8, u8); 10] = [
-        (31, 119, 180),
-        (255, 127, 14),
-        (44, 160, 44),
-        (214, 39, 40),
-        (148, 103, 189),
-        (140, 86, 75),
-        (227, 119, 194),
-        (127, 127, 127),
-        (188, 189, 34),
-        (23, 190, 207),
-    ];
-    let (r, g, b) = TAB10[i % 10];
-    let shade = |c: u8| (c as u32 * 10 / (10 + 4 * (i / 10) as u32)) as u8;
-    RGBColor(shade(r), shade(g), shade(b))
 }
 
 /// Display intensity in [0, 255] of a level value (0/1 binary, or 8-bit).

@@ -2,16 +2,10 @@
 //! as PNG (for the README) and SVG (for papers).
 use std::path::Path;
 
-use anyhow::{anyhow, Result};
-use plotters::coord::types::RangedCoordf64;
-use plotters::coord::Shift;
+use anyhow::Result;
 use plotters::prelude::*;
 
-use crate::order::render::ensure_font;
-use crate::results::plots::series_color;
-use crate::results::with_temp_file;
-
-type DrawResult = Result<(), Box<dyn std::error::Error>>;
+use crate::results::chart::{self, series_color, Area, Axes, DrawResult, Style};
 
 const SIZE: (u32, u32) = (820, 520);
 const BINS: usize = 40;
@@ -50,29 +44,28 @@ pub fn roc(
     )
 }
 
-/// Draws the same picture once per backend (plotters backends are distinct
-/// types, hence one closure each).
+/// `dir/name.png` and `dir/name.svg`.
 fn save_both(
     dir: &Path,
     name: &str,
-    png: impl FnOnce(DrawingArea<BitMapBackend<'_>, Shift>) -> DrawResult,
-    svg: impl FnOnce(DrawingArea<SVGBackend<'_>, Shift>) -> DrawResult,
+    png: impl FnOnce(&Area<BitMapBackend<'_>>) -> DrawResult,
+    svg: impl FnOnce(&Area<SVGBackend<'_>>) -> DrawResult,
 ) -> Result<()> {
-    ensure_font();
-    let png_path = dir.join(format!("{name}.png"));
-    with_temp_file(&png_path, |tmp| {
-        png(BitMapBackend::new(tmp, SIZE).into_drawing_area())
-            .map_err(|e| anyhow!("cannot draw `{}`: {e}", png_path.display()))
-    })?;
-    let svg_path = dir.join(format!("{name}.svg"));
-    with_temp_file(&svg_path, |tmp| {
-        svg(SVGBackend::new(tmp, SIZE).into_drawing_area())
-            .map_err(|e| anyhow!("cannot draw `{}`: {e}", svg_path.display()))
-    })
+    let (png_path, svg_path) = (
+        dir.join(format!("{name}.png")),
+        dir.join(format!("{name}.svg")),
+    );
+    chart::png_and_svg(&png_path, &svg_path, SIZE, png, svg)
 }
 
+/// The sizes of both charts.
+const STYLE: Style = Style {
+    y_label_area: 60,
+    ..chart::FULL
+};
+
 fn draw_histogram<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
+    root: &Area<DB>,
     sets: &[(String, Vec<f64>)],
     title: &str,
     x_desc: &str,
@@ -84,20 +77,8 @@ where
     let width = (hi - lo) / BINS as f64;
     let hists: Vec<Vec<f64>> = sets.iter().map(|(_, v)| fractions(v, lo, width)).collect();
     let top = hists.iter().flatten().fold(0.0f64, |a, &b| a.max(b)) * 1.1;
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(lo..hi, 0.0..top.max(1e-9))?;
-    chart
-        .configure_mesh()
-        .x_desc(x_desc)
-        .y_desc("fraction of images")
-        .light_line_style(WHITE.mix(0.0))
-        .label_style(("sans-serif", 14))
-        .draw()?;
+    let axes = Axes::new(lo..hi, 0.0..top.max(1e-9), x_desc, "fraction of images");
+    let mut chart = chart::axes(root, title, STYLE, &axes)?;
     for (i, ((label, _), h)) in sets.iter().zip(&hists).enumerate() {
         let colour = series_color(i);
         let bars = h.iter().enumerate().map(|(b, &f)| {
@@ -116,33 +97,24 @@ where
                 Rectangle::new([(x, y - 5), (x + 14, y + 5)], colour.mix(0.6).filled())
             });
     }
-    legend(&mut chart, SeriesLabelPosition::UpperRight)?;
-    root.present()?;
-    Ok(())
+    chart::corner_legend(&mut chart, SeriesLabelPosition::UpperRight)
 }
 
 fn draw_roc<DB: DrawingBackend>(
-    root: DrawingArea<DB, Shift>,
+    root: &Area<DB>,
     curves: &[(String, Vec<(f64, f64)>)],
     title: &str,
 ) -> DrawResult
 where
     DB::ErrorType: 'static,
 {
-    root.fill(&WHITE)?;
-    let mut chart = ChartBuilder::on(&root)
-        .caption(title, ("sans-serif", 20))
-        .margin(12)
-        .x_label_area_size(40)
-        .y_label_area_size(60)
-        .build_cartesian_2d(0.0f64..1.0, 0.0f64..1.0)?;
-    chart
-        .configure_mesh()
-        .x_desc("false-positive rate (in-distribution images flagged)")
-        .y_desc("true-positive rate (out-distribution flagged)")
-        .light_line_style(WHITE.mix(0.0))
-        .label_style(("sans-serif", 14))
-        .draw()?;
+    let axes = Axes::new(
+        0.0..1.0,
+        0.0..1.0,
+        "false-positive rate (in-distribution images flagged)",
+        "true-positive rate (out-distribution flagged)",
+    );
+    let mut chart = chart::axes(root, title, STYLE, &axes)?;
     chart.draw_series(LineSeries::new(
         vec![(0.0, 0.0), (1.0, 1.0)],
         BLACK.mix(0.3).stroke_width(1),
@@ -158,29 +130,7 @@ where
                 PathElement::new(vec![(x, y), (x + 18, y)], colour.stroke_width(3))
             });
     }
-    legend(&mut chart, SeriesLabelPosition::LowerRight)?;
-    root.present()?;
-    Ok(())
-}
-
-type Chart<'a, DB> = ChartContext<'a, DB, Cartesian2d<RangedCoordf64, RangedCoordf64>>;
-
-/// The legend of the labelled series, in a corner.
-fn legend<'a, DB: DrawingBackend + 'a>(
-    chart: &mut Chart<'a, DB>,
-    position: SeriesLabelPosition,
-) -> DrawResult
-where
-    DB::ErrorType: 'static,
-{
-    chart
-        .configure_series_labels()
-        .position(position)
-        .background_style(WHITE.mix(0.85))
-        .border_style(BLACK.mix(0.4))
-        .label_font(("sans-serif", 14))
-        .draw()?;
-    Ok(())
+    chart::corner_legend(&mut chart, SeriesLabelPosition::LowerRight)
 }
 
 /// The finite range of the values, widened when it is a single point.
