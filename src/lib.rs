@@ -18,5 +18,6 @@ pub mod runtime;
 pub mod score;
 pub mod slurm;
 pub mod spec;
+pub mod stats;
 pub mod sweep;
 pub mod train;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 /// The layers, lowest first. Keep in step with docs/architecture.md.
 const LAYERS: &[&[&str]] = &[
-    &["rng", "device", "runtime", "autocast"],
+    &["rng", "device", "runtime", "autocast", "stats"],
     &["order"],
     &["data"],
     &["models"],

@@ -32,6 +32,7 @@ commands! {
     Plan(plan::PlanArgs),
     Submit(submit::SubmitArgs),
     Report(report::ReportArgs),
+    Compare(compare::CompareArgs),
     Status(status::StatusArgs),
     Eval(eval::EvalArgs),
     Score(score::ScoreArgs),

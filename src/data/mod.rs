@@ -214,6 +214,28 @@ impl Dataset {
         }
     }
 
+    /// A fingerprint of one split's images as the models see them (levels
+    /// after binarization and resizing): `sha256:` and 16 hex digits of the
+    /// SHA-256 of its shape and level bytes. Two runs compare image by image
+    /// only when their test fingerprints agree.
+    pub fn fingerprint(&self, which: Split) -> String {
+        use sha2::{Digest, Sha256};
+        let x = self.split(which).to_kind(Kind::Uint8).contiguous();
+        let mut h = Sha256::new();
+        for d in x.size() {
+            h.update((d as u64).to_le_bytes());
+        }
+        let n = x.numel();
+        let mut bytes = vec![0u8; n];
+        x.copy_data_u8(&mut bytes, n);
+        h.update(&bytes);
+        let hex: String = h.finalize()[..8]
+            .iter()
+            .map(|b| format!("{b:02x}"))
+            .collect();
+        format!("sha256:{hex}")
+    }
+
     /// How pixels were binarized, recorded in every result.
     pub fn binarization(&self) -> String {
         describe_binarization(&self.spec)

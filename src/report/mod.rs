@@ -18,6 +18,8 @@ use crate::results::figures::{self, Colours, Kind};
 use crate::results::{write_atomic, RunDir, Summary};
 use crate::sweep::read_manifest;
 
+mod ranking;
+
 const HTML: &str = include_str!("report.html.j2");
 const MD: &str = include_str!("report.md.j2");
 
@@ -63,6 +65,8 @@ struct Experiment {
     groups: Vec<Group>,
     speed: Vec<Speed>,
     figures: Vec<Figure>,
+    /// The orderings of each model ranked with paired intervals.
+    ranking: ranking::Ranking,
 }
 
 /// Writes report.html, report.md and the figures into `out`; returns the HTML path.
@@ -169,8 +173,23 @@ fn experiment(exp: &Path, out: &Path) -> Result<Experiment> {
         groups,
         speed,
         figures: draw_figures(exp, &name, &runs, out)?,
+        ranking: ranking_with_figures(&runs, &name, out)?,
         name,
     })
+}
+
+/// The ranking, its figures turned into the report's figures.
+fn ranking_with_figures(
+    runs: &[(RunDir, Summary)],
+    name: &str,
+    out: &Path,
+) -> Result<ranking::Ranking> {
+    let mut r = ranking::of(runs, name, out)?;
+    r.figure_views = std::mem::take(&mut r.figures)
+        .iter()
+        .map(|(title, caption, png)| figure(title, caption, png, true))
+        .collect::<Result<_>>()?;
+    Ok(r)
 }
 
 fn group(g: SeedGroup, keys: &[String]) -> Group {
@@ -187,8 +206,15 @@ fn group(g: SeedGroup, keys: &[String]) -> Group {
         model: g.model,
         ordering: g.ordering,
         seeds: g.seeds,
-        nll: format!("{:.3} ± {:.3}", g.nll.0, g.nll.1),
-        bpd: format!("{:.4} ± {:.4}", g.bpd.0, g.bpd.1),
+        // "±" only where there is a spread over seeds to give.
+        nll: match g.seeds {
+            1 => format!("{:.3}", g.nll.0),
+            _ => format!("{:.3} ± {:.3}", g.nll.0, g.nll.1),
+        },
+        bpd: match g.seeds {
+            1 => format!("{:.4}", g.bpd.0),
+            _ => format!("{:.4} ± {:.4}", g.bpd.0, g.bpd.1),
+        },
     }
 }
 

@@ -9,8 +9,10 @@ use anyhow::Result;
 
 use super::ensemble_plot;
 use super::figures::{self, Colours, Kind, Panel};
+use super::paired::{self, RunScores};
 use super::EnsembleRow;
 use super::{plots, write_atomic, RunDir, Summary};
+use super::{ranked_plots, ranked_tables};
 use crate::data::ImageShape;
 use crate::spec::Swept;
 
@@ -50,9 +52,11 @@ pub fn write(experiment_dir: &Path, name: &str, run_ids: &[String]) -> Result<us
     if runs.is_empty() {
         return Ok(0);
     }
-    write_csv_table(&experiment_dir.join("comparison.csv"), &runs)?;
+    let ranked = Rankings::of(&runs);
+    write_csv_table(&experiment_dir.join("comparison.csv"), &runs, &ranked)?;
     let mut md = markdown(name, &runs);
     write_ensembles(experiment_dir, name, &runs, &mut md)?;
+    ranked.write(experiment_dir, name, &mut md)?;
     write_atomic(&experiment_dir.join("comparison.md"), md.as_bytes())?;
     let colours = Colours {
         orderings: orderings(runs.iter().map(|(_, s)| s)),
@@ -164,7 +168,7 @@ pub fn spread_panels<'a>(runs: impl Iterator<Item = &'a Summary>, colours: &Colo
     panels
 }
 
-fn write_csv_table(path: &Path, runs: &[(RunDir, Summary)]) -> Result<()> {
+fn write_csv_table(path: &Path, runs: &[(RunDir, Summary)], ranked: &Rankings) -> Result<()> {
     let keys = swept_keys(runs.iter().map(|(_, s)| s));
     let mut w = csv::Writer::from_writer(Vec::new());
     let mut head = vec!["model".to_string(), "ordering".into()];
@@ -182,6 +186,12 @@ fn write_csv_table(path: &Path, runs: &[(RunDir, Summary)]) -> Result<()> {
             "train_images_per_s",
             "eval_images_per_s",
             "status",
+            "ordering_rank",
+            "delta_vs_best",
+            "delta_ci_low",
+            "delta_ci_high",
+            "delta_ci_over",
+            "established",
         ]
         .map(String::from),
     );
@@ -203,10 +213,39 @@ fn write_csv_table(path: &Path, runs: &[(RunDir, Summary)]) -> Result<()> {
             s.eval_images_per_s.round().to_string(),
             s.status.clone(),
         ]);
+        row.extend(ranking_cells(ranked.row_of(s)));
         w.write_record(&row)?;
     }
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
     write_atomic(path, &bytes)
+}
+
+/// The ranking columns of comparison.csv: rank of the run's ordering, Δ vs
+/// the best ordering with its interval, what the interval is over, and
+/// whether it excludes 0 (all empty where the model has one ordering).
+fn ranking_cells(row: Option<(usize, &paired::Ranked)>) -> [String; 6] {
+    let Some((i, r)) = row else {
+        return Default::default();
+    };
+    let rank = (i + 1).to_string();
+    match &r.delta {
+        None => [
+            rank,
+            "0".into(),
+            "0".into(),
+            "0".into(),
+            String::new(),
+            "false".into(),
+        ],
+        Some(d) => [
+            rank,
+            round4(d.interval.mean).to_string(),
+            round4(d.interval.lo).to_string(),
+            round4(d.interval.hi).to_string(),
+            d.over.name().into(),
+            d.interval.excludes_zero().to_string(),
+        ],
+    }
 }
 
 fn round4(x: f64) -> f64 {
@@ -273,11 +312,97 @@ pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
         let _ = writeln!(md, "\n## Over seeds\n");
         let _ = writeln!(
             md,
-            "Mean ± sample standard deviation of the test NLL over the seeds that finished.\n"
+            "Mean ± sample standard deviation of the test NLL over the seeds that finished (one seed: its value alone). The ± is a spread of runs, not a confidence interval; intervals are in \"Orderings ranked\".\n"
         );
         md.push_str(&groups_table(&groups, &keys));
     }
     md
+}
+
+/// Where a model ran under several orderings: the orderings ranked with
+/// Δ vs best and its interval, from the runs' per-image test
+/// log-likelihoods; the runs without them are named, not dropped.
+struct Rankings {
+    rankings: Result<Vec<paired::Ranking>, String>,
+    left_out: Vec<String>,
+}
+
+impl Rankings {
+    fn of(runs: &[(RunDir, Summary)]) -> Rankings {
+        let mut scores = Vec::new();
+        let mut left_out = Vec::new();
+        for (d, s) in runs.iter().filter(|(_, s)| s.test_nll.is_some()) {
+            match RunScores::load(d) {
+                Ok(r) => scores.push(r),
+                Err(_) => left_out.push(s.run.clone()),
+            }
+        }
+        Rankings {
+            rankings: paired::rank_orderings(&scores).map_err(|e| format!("{e:#}")),
+            left_out,
+        }
+    }
+
+    /// The ranking row of a run's model, ordering and swept values.
+    fn row_of(&self, s: &Summary) -> Option<(usize, &paired::Ranked)> {
+        let rankings = self.rankings.as_ref().ok()?;
+        let r = rankings
+            .iter()
+            .find(|r| r.model == s.model && r.swept == s.swept)?;
+        r.rows
+            .iter()
+            .enumerate()
+            .find(|(_, row)| row.ordering == s.ordering)
+    }
+
+    /// The section of comparison.md, comparison.tex and the figures.
+    fn write(&self, dir: &Path, name: &str, md: &mut String) -> Result<()> {
+        match &self.rankings {
+            Ok(rankings) if rankings.is_empty() => Ok(()),
+            Ok(rankings) => {
+                md.push_str(&ranked_tables::markdown(rankings, &self.left_out));
+                write_ranking_files(dir, "comparison", name, rankings)
+            }
+            Err(e) => {
+                let _ = writeln!(md, "\n## Orderings ranked\n\nNot ranked: {e}.");
+                Ok(())
+            }
+        }
+    }
+}
+
+/// `<stem>.tex` and the figures `orderings_nll` (test NLL per ordering
+/// with intervals) and `orderings_delta` (the forest plot of Δ) of
+/// `rankings` in `dir`; `<stem>.csv` too unless the stem is `comparison`
+/// (whose CSV is the per-run table, with the ranking's columns).
+pub fn write_ranking_files(
+    dir: &Path,
+    stem: &str,
+    name: &str,
+    rankings: &[paired::Ranking],
+) -> Result<()> {
+    write_atomic(
+        &dir.join(format!("{stem}.tex")),
+        ranked_tables::latex(name, rankings).as_bytes(),
+    )?;
+    if stem != "comparison" {
+        super::write_csv(
+            &dir.join(format!("{stem}.csv")),
+            &ranked_tables::csv_rows(rankings),
+        )?;
+    }
+    ranked_plots::draw(
+        rankings,
+        ranked_plots::Figure::NllIntervals,
+        &format!("{name}: test NLL per ordering"),
+        &dir.join("orderings_nll.png"),
+    )?;
+    ranked_plots::draw(
+        rankings,
+        ranked_plots::Figure::Forest,
+        &format!("{name}: paired Δ vs {}", ranked_tables::against(rankings)),
+        &dir.join("orderings_delta.png"),
+    )
 }
 
 /// With `eval.orderings`: the ensemble section of comparison.md and
@@ -369,10 +494,19 @@ pub fn groups_table(groups: &[SeedGroup], keys: &[String]) -> String {
                 format!(" {v} |")
             })
             .collect();
+        // "±" only where there is a spread to give.
+        let (nll, bpd) = if g.seeds > 1 {
+            (
+                format!("{:.2} ± {:.2}", g.nll.0, g.nll.1),
+                format!("{:.4} ± {:.4}", g.bpd.0, g.bpd.1),
+            )
+        } else {
+            (format!("{:.2}", g.nll.0), format!("{:.4}", g.bpd.0))
+        };
         let _ = writeln!(
             md,
-            "| {} | {} |{vals} {} | {:.2} ± {:.2} | {:.4} ± {:.4} |",
-            g.model, g.ordering, g.seeds, g.nll.0, g.nll.1, g.bpd.0, g.bpd.1
+            "| {} | {} |{vals} {} | {nll} | {bpd} |",
+            g.model, g.ordering, g.seeds
         );
     }
     md
@@ -454,6 +588,7 @@ mod tests {
             test_nll: nll,
             test_bits_per_dim: nll.map(|n| n / 10.0),
             test_images: 1,
+            test_data: None,
             train_seconds: 1.0,
             train_images_per_s: 1.0,
             eval_images_per_s: 1.0,

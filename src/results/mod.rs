@@ -17,7 +17,10 @@ pub mod compare;
 pub mod ensemble_plot;
 pub mod figures;
 pub mod npy;
+pub mod paired;
 pub mod plots;
+pub mod ranked_plots;
+pub mod ranked_tables;
 pub mod run;
 pub mod safetensors;
 pub mod tensorboard;
@@ -57,6 +60,10 @@ pub struct Summary {
     pub test_nll: Option<f64>,
     pub test_bits_per_dim: Option<f64>,
     pub test_images: usize,
+    /// The test images' fingerprint (`Dataset::fingerprint`): runs compare
+    /// image by image only when theirs agree (absent in older summaries).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub test_data: Option<String>,
     pub train_seconds: f64,
     pub train_images_per_s: f64,
     pub eval_images_per_s: f64,

@@ -424,6 +424,7 @@ fn summarize(
         test_nll,
         test_bits_per_dim: test_nll.map(|n| eval::bits_per_dim(n, data.dims())),
         test_images,
+        test_data: test.as_ref().ok().map(|_| data.fingerprint(Split::Test)),
         train_seconds: p.train_seconds,
         train_images_per_s: p.images_seen as f64 / p.train_seconds.max(1e-9),
         eval_images_per_s: eval_rate,

@@ -226,7 +226,7 @@ pub fn venv_python(modules: &[&str]) -> Option<PathBuf> {
 
 /// comparison.csv's columns without swept values, in order: docs/results.md
 /// documents them as stable, so this list changes only with that page.
-pub const COMPARISON_COLUMNS: [&str; 13] = [
+pub const COMPARISON_COLUMNS: [&str; 19] = [
     "model",
     "ordering",
     "seed",
@@ -240,4 +240,10 @@ pub const COMPARISON_COLUMNS: [&str; 13] = [
     "train_images_per_s",
     "eval_images_per_s",
     "status",
+    "ordering_rank",
+    "delta_vs_best",
+    "delta_ci_low",
+    "delta_ci_high",
+    "delta_ci_over",
+    "established",
 ];
