@@ -1,19 +1,27 @@
 //! FVSBN (fully visible sigmoid belief net): logistic regression of each
 //! pixel on all earlier ones, p(x_t = 1) = σ(b_t + Σ_{s<t} W_ts x_s).
 //! W is strictly lower-triangular and stored packed: D + D(D−1)/2 parameters.
+//!
+//! The model has no settings, so `preset: small` and `preset: paper` are the
+//! same model: there is nothing for a paper to set (Larochelle & Murray
+//! 2011 use it as a baseline to NADE). `preset` is accepted so that a spec
+//! can put every model at `preset: paper`.
 use anyhow::Result;
 use serde::{Deserialize, Serialize};
 use tch::{nn, Kind, Tensor};
 
-use super::{DensityModel, ModelDef, Permuted, SeqNet};
+use super::{DensityModel, ModelDef, Permuted, Preset, SeqNet};
 use crate::data::ImageShape;
 use crate::data::PixelForm;
 use crate::order::OrderSpec;
 
-/// `type: fvsbn` (no settings).
+/// `type: fvsbn` (no settings; `preset` changes nothing).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
-pub struct Config {}
+pub struct Config {
+    #[serde(default, skip_serializing_if = "Preset::is_small")]
+    pub preset: Preset,
+}
 
 impl ModelDef for Config {
     fn default_label(&self) -> String {

@@ -26,6 +26,7 @@ mod nade;
 mod oanade;
 mod pixelcnn;
 mod pixelrnn;
+mod reference;
 mod rnade;
 mod row_lstm;
 mod table;
@@ -43,6 +44,7 @@ pub use adapters::raster::{Raster, RasterNet};
 pub use adapters::seq::{Permuted, SeqNet};
 pub use nade::{Nade, BLOCK as NADE_BLOCK};
 pub use parts::heads::Head;
+pub use reference::Reference;
 pub use traits::{
     bernoulli_log_prob, full_precision, mean_nll_loss, DensityModel, Loss, Member, ModelDef,
     Orderings,
@@ -126,7 +128,7 @@ fn config_from<T: serde::de::DeserializeOwned>(
 }
 
 /// One model of an experiment: `type` and its settings, plus the settings
-/// every model has (`name`, `lr`).
+/// every model has (`name`, `lr`, `epochs`, `reference`).
 #[derive(Clone, Debug, PartialEq)]
 pub struct ModelSpec {
     /// Label used in run names and tables (default: from type and settings).
@@ -137,6 +139,8 @@ pub struct ModelSpec {
     /// This model's number of epochs, in place of `train.epochs` (a fast
     /// fully-connected model and a slow convolutional one on one budget).
     pub epochs: Option<usize>,
+    /// The published test NLL this model's runs are compared with.
+    pub reference: Option<Reference>,
     pub config: ModelConfig,
 }
 
@@ -146,6 +150,7 @@ impl ModelSpec {
             name: None,
             lr: None,
             epochs: None,
+            reference: None,
             config,
         }
     }
@@ -178,6 +183,9 @@ impl ModelSpec {
             if !(lr > 0.0 && lr.is_finite()) {
                 bail!("lr: must be a positive number, got {lr}");
             }
+        }
+        if let Some(r) = &self.reference {
+            r.check()?;
         }
         if let Some(name) = &self.name {
             if name.is_empty() || name.contains(['/', '\\']) {
@@ -259,6 +267,10 @@ impl Serialize for ModelSpec {
         if let Some(epochs) = self.epochs {
             map.insert("epochs".into(), (epochs as u64).into());
         }
+        if let Some(r) = &self.reference {
+            let r = serde_yaml_ng::to_value(r).expect("a reference always serializes");
+            map.insert("reference".into(), r);
+        }
         Value::Mapping(map).serialize(s)
     }
 }
@@ -295,19 +307,36 @@ impl<'de> Deserialize<'de> for ModelSpec {
             .map(serde_yaml_ng::from_value::<usize>)
             .transpose()
             .map_err(|e| D::Error::custom(format!("epochs: {e}")))?;
+        let reference = map
+            .remove("reference")
+            .map(reference_from)
+            .transpose()
+            .map_err(D::Error::custom)?;
         let config = ModelConfig::from_yaml(&kind, Value::Mapping(map))
             .map_err(|e| D::Error::custom(format!("{e:#}")))?;
         Ok(ModelSpec {
             name,
             lr,
             epochs,
+            reference,
             config,
         })
     }
 }
 
-/// Named architecture settings of the convolutional and recurrent models
-/// (each model's file says what they are for it).
+/// A `reference:` mapping; errors name the field (`reference.nll: …`).
+fn reference_from(value: serde_yaml_ng::Value) -> Result<Reference, String> {
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let path = e.path().to_string();
+        match path.as_str() {
+            "." | "" => format!("reference: {}", e.inner()),
+            _ => format!("reference.{path}: {}", e.inner()),
+        }
+    })
+}
+
+/// Named settings of a model (each model's file says what they are for
+/// it, and the paper it follows): `preset: small` or `preset: paper`.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Preset {
@@ -319,6 +348,12 @@ pub enum Preset {
 }
 
 impl Preset {
+    /// The default (`skip_serializing_if` of the fully-connected models, so
+    /// that their specs without a preset are written as before).
+    pub fn is_small(&self) -> bool {
+        *self == Preset::Small
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             Preset::Small => "small",

@@ -41,6 +41,9 @@ struct Group {
     seeds: usize,
     nll: String,
     bpd: String,
+    /// The published number with its source, and mean Δ vs it (`—` where none).
+    published: String,
+    delta_vs_published: String,
 }
 
 #[derive(Serialize)]
@@ -62,6 +65,8 @@ struct Experiment {
     failed: Vec<String>,
     spec: String,
     swept_keys: Vec<String>,
+    /// Whether some model has a published number (the table's two columns).
+    published: bool,
     groups: Vec<Group>,
     speed: Vec<Speed>,
     figures: Vec<Figure>,
@@ -139,10 +144,11 @@ fn experiment(exp: &Path, out: &Path) -> Result<Experiment> {
             .and_then(|s| s.description);
     let summaries: Vec<&Summary> = runs.iter().map(|(_, s)| s).collect();
     let keys = compare::swept_keys(summaries.iter().copied());
-    let groups = compare::seed_groups(summaries.iter().copied())
+    let groups: Vec<Group> = compare::seed_groups(summaries.iter().copied())
         .into_iter()
         .map(|g| group(g, &keys))
         .collect();
+    let published = summaries.iter().any(|s| s.reference.is_some());
     let speed = summaries
         .iter()
         .map(|s| Speed {
@@ -170,6 +176,7 @@ fn experiment(exp: &Path, out: &Path) -> Result<Experiment> {
             .collect(),
         spec,
         swept_keys: keys,
+        published,
         groups,
         speed,
         figures: draw_figures(exp, &name, &runs, out)?,
@@ -215,6 +222,10 @@ fn group(g: SeedGroup, keys: &[String]) -> Group {
             1 => format!("{:.4}", g.bpd.0),
             _ => format!("{:.4} ± {:.4}", g.bpd.0, g.bpd.1),
         },
+        published: g.published.as_ref().map_or("—".into(), |p| p.label()),
+        delta_vs_published: g
+            .delta_vs_published
+            .map_or("—".into(), |d| format!("{d:+.2}")),
     }
 }
 

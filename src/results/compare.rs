@@ -11,7 +11,7 @@ use super::ensemble_plot;
 use super::figures::{self, Colours, Kind, Panel};
 use super::paired::{self, RunScores};
 use super::EnsembleRow;
-use super::{plots, write_atomic, RunDir, Summary};
+use super::{plots, write_atomic, Published, RunDir, Summary};
 use super::{ranked_plots, ranked_tables};
 use crate::data::ImageShape;
 use crate::spec::Swept;
@@ -192,6 +192,9 @@ fn write_csv_table(path: &Path, runs: &[(RunDir, Summary)], ranked: &Rankings) -
             "delta_ci_high",
             "delta_ci_over",
             "established",
+            "published_nll",
+            "published_source",
+            "delta_vs_published",
         ]
         .map(String::from),
     );
@@ -214,6 +217,7 @@ fn write_csv_table(path: &Path, runs: &[(RunDir, Summary)], ranked: &Rankings) -
             s.status.clone(),
         ]);
         row.extend(ranking_cells(ranked.row_of(s)));
+        row.extend(published_cells(s.reference.as_ref()));
         w.write_record(&row)?;
     }
     let bytes = w.into_inner().map_err(|e| anyhow::anyhow!("csv: {e}"))?;
@@ -248,6 +252,24 @@ fn ranking_cells(row: Option<(usize, &paired::Ranked)>) -> [String; 6] {
     }
 }
 
+/// The published columns of comparison.csv: the number, its source (with
+/// the ensemble's size when it is one) and the run's number minus it (all
+/// empty without a reference; Δ empty when the run has no number to compare).
+fn published_cells(p: Option<&Published>) -> [String; 3] {
+    let Some(p) = p else {
+        return Default::default();
+    };
+    let source = match p.ensemble {
+        None => p.source.clone(),
+        Some(n) => format!("{} (ensemble of {n})", p.source),
+    };
+    [
+        p.nll.to_string(),
+        source,
+        p.delta().map_or(String::new(), |d| round4(d).to_string()),
+    ]
+}
+
 fn round4(x: f64) -> f64 {
     (x * 1e4).round() / 1e4
 }
@@ -263,14 +285,6 @@ pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
             .total_cmp(&b.test_nll.unwrap_or(f64::INFINITY))
     });
     let keys = swept_keys(sorted.iter().copied());
-    let swept_head: String = keys.iter().map(|k| format!(" {k} |")).collect();
-    let swept_rule = "---|".repeat(keys.len());
-    let cells = |s: &Summary| -> String {
-        swept_values(s, &keys)
-            .iter()
-            .map(|v| format!(" {v} |"))
-            .collect()
-    };
     let mut md = String::new();
     let _ = writeln!(md, "# {name}\n");
     if let Some(s) = sorted.first() {
@@ -281,20 +295,61 @@ pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
             s.data, s.pixels, s.channels, s.height, s.width, s.binarization
         );
     }
-    let _ = writeln!(md, "| model | ordering |{swept_head} seed | parameters | best epoch | val NLL | test NLL (nats) | bits/dim | train s | train img/s | eval img/s | status |");
+    let published = sorted.iter().any(|s| s.reference.is_some());
+    if published {
+        let _ = writeln!(md, "{PUBLISHED_NOTE}\n");
+    }
+    md.push_str(&runs_table(&sorted, &keys, published));
+    let groups = seed_groups(runs.iter().map(|(_, s)| s));
+    if groups.iter().any(|g| g.seeds > 1) {
+        let _ = writeln!(md, "\n## Over seeds\n");
+        let _ = writeln!(
+            md,
+            "Mean ± sample standard deviation of the test NLL over the seeds that finished (one seed: its value alone). The ± is a spread of runs, not a confidence interval; intervals are in \"Orderings ranked\".\n"
+        );
+        md.push_str(&groups_table(&groups, &keys));
+    }
+    md
+}
+
+/// What the published columns hold, above a table that has them.
+pub const PUBLISHED_NOTE: &str =
+    "Published: the test NLL the spec's `reference:` gives for the model, \
+     with its source; Δ vs published = arlab's test NLL − published (negative: arlab is lower), \
+     against the run's ensemble of as many members where the published number is an ensemble's. \
+     A different binarization or split makes the two not comparable: see the binarization above.";
+
+/// One row per run: the table of comparison.md (with the published
+/// columns when `published`).
+fn runs_table(sorted: &[&Summary], keys: &[String], published: bool) -> String {
+    let swept_head: String = keys.iter().map(|k| format!(" {k} |")).collect();
+    let swept_rule = "---|".repeat(keys.len());
+    let (pub_head, pub_rule) = match published {
+        true => (" published | Δ vs published |", "---|---:|"),
+        false => ("", ""),
+    };
+    let mut md = String::new();
+    let _ = writeln!(md, "| model | ordering |{swept_head} seed | parameters | best epoch | val NLL | test NLL (nats) | bits/dim |{pub_head} train s | train img/s | eval img/s | status |");
     let _ = writeln!(
         md,
-        "|---|---|{swept_rule}---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        "|---|---|{swept_rule}---:|---:|---:|---:|---:|---:|{pub_rule}---:|---:|---:|---|"
     );
     let num =
         |v: Option<f64>, digits: usize| v.map_or("—".to_string(), |x| format!("{x:.digits$}"));
-    for s in &sorted {
+    for s in sorted {
+        let cells: String = swept_values(s, keys)
+            .iter()
+            .map(|v| format!(" {v} |"))
+            .collect();
+        let pub_cells = match published {
+            true => published_md_cells(s.reference.as_ref()),
+            false => String::new(),
+        };
         let _ = writeln!(
             md,
-            "| {} | {} |{} {} | {} | {} | {} | {} | {} | {:.0} | {:.0} | {:.0} | {} |",
+            "| {} | {} |{cells} {} | {} | {} | {} | {} | {} |{pub_cells} {:.0} | {:.0} | {:.0} | {} |",
             s.model,
             s.ordering,
-            cells(s),
             s.seed,
             s.parameters,
             s.best_epoch,
@@ -307,16 +362,22 @@ pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
             s.status
         );
     }
-    let groups = seed_groups(runs.iter().map(|(_, s)| s));
-    if groups.iter().any(|g| g.seeds > 1) {
-        let _ = writeln!(md, "\n## Over seeds\n");
-        let _ = writeln!(
-            md,
-            "Mean ± sample standard deviation of the test NLL over the seeds that finished (one seed: its value alone). The ± is a spread of runs, not a confidence interval; intervals are in \"Orderings ranked\".\n"
-        );
-        md.push_str(&groups_table(&groups, &keys));
-    }
     md
+}
+
+/// ` published | Δ |` cells of a Markdown row (`—` where there is none).
+fn published_md_cells(p: Option<&Published>) -> String {
+    published_pair(p, p.and_then(Published::delta))
+}
+
+/// The published number with its source, and a Δ, as two Markdown cells.
+fn published_pair(p: Option<&Published>, delta: Option<f64>) -> String {
+    let dash = || "—".to_string();
+    format!(
+        " {} | {} |",
+        p.map_or_else(dash, Published::label),
+        delta.map_or_else(dash, |d| format!("{d:+.2}"))
+    )
 }
 
 /// Where a model ran under several orderings: the orderings ranked with
@@ -477,11 +538,20 @@ fn ensemble_markdown(runs: &[(String, Vec<EnsembleRow>)]) -> String {
 pub fn groups_table(groups: &[SeedGroup], keys: &[String]) -> String {
     let mut md = String::new();
     let head: String = keys.iter().map(|k| format!(" {k} |")).collect();
+    let published = groups.iter().any(|g| g.published.is_some());
+    let (pub_head, pub_rule) = match published {
+        true => (" published | Δ vs published (mean) |", "---|---:|"),
+        false => ("", ""),
+    };
     let _ = writeln!(
         md,
-        "| model | ordering |{head} seeds | test NLL (nats) | bits/dim |"
+        "| model | ordering |{head} seeds | test NLL (nats) | bits/dim |{pub_head}"
     );
-    let _ = writeln!(md, "|---|---|{}---:|---:|---:|", "---|".repeat(keys.len()));
+    let _ = writeln!(
+        md,
+        "|---|---|{}---:|---:|---:|{pub_rule}",
+        "---|".repeat(keys.len())
+    );
     for g in groups {
         let vals: String = keys
             .iter()
@@ -503,9 +573,13 @@ pub fn groups_table(groups: &[SeedGroup], keys: &[String]) -> String {
         } else {
             (format!("{:.2}", g.nll.0), format!("{:.4}", g.bpd.0))
         };
+        let pub_cells = match published {
+            true => published_pair(g.published.as_ref(), g.delta_vs_published),
+            false => String::new(),
+        };
         let _ = writeln!(
             md,
-            "| {} | {} |{vals} {} | {nll} | {bpd} |",
+            "| {} | {} |{vals} {} | {nll} | {bpd} |{pub_cells}",
             g.model, g.ordering, g.seeds
         );
     }
@@ -522,19 +596,21 @@ pub struct SeedGroup {
     /// (mean, sample standard deviation; 0 for one seed)
     pub nll: (f64, f64),
     pub bpd: (f64, f64),
+    /// The model's published number (the first run's `reference`).
+    pub published: Option<Published>,
+    /// Mean over the seeds of Δ vs published (over the runs that have it).
+    pub delta_vs_published: Option<f64>,
 }
 
 /// Groups finished runs by (model, ordering, swept values), best mean test NLL first.
 pub fn seed_groups<'a>(runs: impl Iterator<Item = &'a Summary>) -> Vec<SeedGroup> {
     type Key = (String, String, Vec<Swept>);
-    let mut by_key: Vec<(Key, Vec<(f64, f64)>)> = Vec::new();
-    for s in runs {
-        if let (Some(nll), Some(bpd)) = (s.test_nll, s.test_bits_per_dim) {
-            let key = (s.model.clone(), s.ordering.clone(), s.swept.clone());
-            match by_key.iter_mut().find(|(k, _)| *k == key) {
-                Some((_, v)) => v.push((nll, bpd)),
-                None => by_key.push((key, vec![(nll, bpd)])),
-            }
+    let mut by_key: Vec<(Key, Vec<&Summary>)> = Vec::new();
+    for s in runs.filter(|s| s.test_nll.is_some() && s.test_bits_per_dim.is_some()) {
+        let key = (s.model.clone(), s.ordering.clone(), s.swept.clone());
+        match by_key.iter_mut().find(|(k, _)| *k == key) {
+            Some((_, v)) => v.push(s),
+            None => by_key.push((key, vec![s])),
         }
     }
     let stats = |xs: Vec<f64>| {
@@ -549,13 +625,21 @@ pub fn seed_groups<'a>(runs: impl Iterator<Item = &'a Summary>) -> Vec<SeedGroup
     };
     let mut groups: Vec<SeedGroup> = by_key
         .into_iter()
-        .map(|((model, ordering, swept), v)| SeedGroup {
-            model,
-            ordering,
-            swept,
-            seeds: v.len(),
-            nll: stats(v.iter().map(|p| p.0).collect()),
-            bpd: stats(v.iter().map(|p| p.1).collect()),
+        .map(|((model, ordering, swept), v)| {
+            let deltas: Vec<f64> = v
+                .iter()
+                .filter_map(|s| s.reference.as_ref()?.delta())
+                .collect();
+            SeedGroup {
+                model,
+                ordering,
+                swept,
+                seeds: v.len(),
+                nll: stats(v.iter().filter_map(|s| s.test_nll).collect()),
+                bpd: stats(v.iter().filter_map(|s| s.test_bits_per_dim).collect()),
+                published: v.iter().find_map(|s| s.reference.clone()),
+                delta_vs_published: (!deltas.is_empty()).then(|| stats(deltas).0),
+            }
         })
         .collect();
     groups.sort_by(|a, b| a.nll.0.total_cmp(&b.nll.0));
@@ -600,6 +684,7 @@ mod tests {
             },
             swept: Vec::new(),
             provenance: None,
+            reference: None,
         }
     }
 

@@ -76,6 +76,62 @@ pub struct Summary {
     /// What reproduces the run (absent in summaries of older versions).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub provenance: Option<crate::runtime::provenance::Provenance>,
+    /// The model's published number (`reference:` in the spec) and the
+    /// run's number that compares with it (absent without a reference).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reference: Option<Published>,
+}
+
+/// A published test NLL and the run's own number that compares with it.
+#[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
+pub struct Published {
+    /// Published test NLL, nats per image.
+    pub nll: f64,
+    pub source: String,
+    /// The published number is an ensemble of this many members.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ensemble: Option<usize>,
+    /// The run's test NLL that compares with `nll`: of the best-validation
+    /// checkpoint, or of its ensemble of `ensemble` members (`ensemble.csv`);
+    /// absent when the run has no such number (failed, or no such ensemble).
+    pub arlab_nll: Option<f64>,
+}
+
+impl Published {
+    /// `reference` with the run's test NLL, or the NLL of its ensemble of
+    /// as many members as the published one had (from `ensemble` rows).
+    pub fn of(
+        reference: &crate::models::Reference,
+        test_nll: Option<f64>,
+        ensemble: &[EnsembleRow],
+    ) -> Published {
+        let arlab_nll = match reference.ensemble {
+            None => test_nll,
+            Some(n) => ensemble
+                .iter()
+                .find(|r| r.kind == "ensemble" && r.n == n)
+                .map(|r| r.nll),
+        };
+        Published {
+            nll: reference.nll,
+            source: reference.source.clone(),
+            ensemble: reference.ensemble,
+            arlab_nll,
+        }
+    }
+
+    /// The run's number minus the published one (negative: arlab is better).
+    pub fn delta(&self) -> Option<f64> {
+        self.arlab_nll.map(|x| x - self.nll)
+    }
+
+    /// `88.33 (Uria et al. 2014)`, with the ensemble's size when there is one.
+    pub fn label(&self) -> String {
+        match self.ensemble {
+            None => format!("{:.2} ({})", self.nll, self.source),
+            Some(n) => format!("{:.2} ({}; ensemble of {n})", self.nll, self.source),
+        }
+    }
 }
 
 fn one() -> usize {

@@ -233,6 +233,8 @@ impl Spec {
         for (i, m) in self.models.iter().enumerate() {
             m.validate(self.data.pixels, &self.orderings)
                 .with_context(|| format!("models[{i}]"))?;
+            self.check_reference_ensemble(m)
+                .with_context(|| format!("models[{i}]"))?;
         }
         self.train.validate().context("train")?;
         let mut ids = std::collections::HashSet::new();
@@ -240,6 +242,30 @@ impl Spec {
             if !ids.insert(run.id()) {
                 bail!("two runs would share the directory `{}`: give the models distinct `name`s or remove duplicate orderings/seeds", run.id());
             }
+        }
+        Ok(())
+    }
+
+    /// A reference to a published ensemble of N members needs `eval.orderings`
+    /// of at least N, the run's ensemble that compares with it.
+    fn check_reference_ensemble(&self, m: &ModelSpec) -> Result<()> {
+        let Some(n) = m.reference.as_ref().and_then(|r| r.ensemble) else {
+            return Ok(());
+        };
+        let asked = match &self.eval.orderings {
+            Some(EnsembleSpec::Count(c)) => *c,
+            Some(EnsembleSpec::Orderings(o)) => o.len(),
+            None => 0,
+        };
+        if asked < n {
+            bail!(
+                "reference.ensemble: {n} compares the run's ensemble of {n} members with the published one; \
+                 it needs `eval.orderings: {n}` (or more), got {}",
+                self.eval
+                    .orderings
+                    .as_ref()
+                    .map_or("none".to_string(), |o| o.to_string())
+            );
         }
         Ok(())
     }

@@ -14,7 +14,9 @@ use crate::data::{Dataset, ImageShape, Split};
 use crate::eval::{self, ensemble};
 use crate::models::DensityModel;
 use crate::results::run::{instantiate, Instance};
-use crate::results::{self, plots, tensorboard, MetricRow, RunDir, Summary};
+use crate::results::{
+    self, plots, tensorboard, EnsembleRow, MetricRow, Published, RunDir, Summary,
+};
 use crate::runtime::{provenance, signals};
 use crate::spec::{EnsembleSpec, RunSpec, Schedule, TrainSpec};
 
@@ -317,7 +319,7 @@ impl<'a> Trainer<'a> {
         let spec_yaml = run.spec.to_yaml();
         let best = dir.best_safetensors();
         results::safetensors::save(&self.inst.vs, &spec_yaml, &run.id(), shape, &best)?;
-        let summary = summarize(run, self.data, model, device, p, Ok(&test), &self.started);
+        let mut summary = summarize(run, self.data, model, device, p, Ok(&test), &self.started);
         self.log.line(&format!(
             "test NLL {:.3} nats/image, {:.4} bits/dim (best epoch {}, {} test images)",
             summary.test_nll.unwrap_or(f64::NAN),
@@ -325,8 +327,26 @@ impl<'a> Trainer<'a> {
             p.best_epoch,
             summary.test_images
         ));
-        if let Some(spec) = &run.spec.eval.orderings {
-            evaluate_ensemble(spec, self.data, model, device, batch, dir, &mut self.log)?;
+        let ensemble_rows = match &run.spec.eval.orderings {
+            Some(spec) => {
+                evaluate_ensemble(spec, self.data, model, device, batch, dir, &mut self.log)?
+            }
+            None => Vec::new(),
+        };
+        summary.reference = run
+            .model
+            .reference
+            .as_ref()
+            .map(|r| Published::of(r, summary.test_nll, &ensemble_rows));
+        if let Some((r, delta)) = summary
+            .reference
+            .as_ref()
+            .and_then(|r| Some((r, r.delta()?)))
+        {
+            self.log.line(&format!(
+                "published {}: Δ {delta:+.3} nats/image",
+                r.label()
+            ));
         }
         results::write_json(&dir.summary(), &summary)?;
         Ok(summary)
@@ -334,8 +354,9 @@ impl<'a> Trainer<'a> {
 }
 
 /// `eval.orderings`: the test NLL under each of up to N orderings (or the
-/// named ones) and of their ensembles, into `ensemble.csv`. Models that
-/// are evaluated under their own ordering only are skipped.
+/// named ones) and of their ensembles, into `ensemble.csv`, and its rows.
+/// Models that are evaluated under their own ordering only are skipped
+/// (no rows).
 fn evaluate_ensemble(
     spec: &EnsembleSpec,
     data: &Dataset,
@@ -344,10 +365,10 @@ fn evaluate_ensemble(
     batch: usize,
     dir: &RunDir,
     log: &mut RunLog,
-) -> Result<()> {
+) -> Result<Vec<EnsembleRow>> {
     let members = match spec.members(model, true) {
         Ok(m) if m.len() > 1 || matches!(spec, EnsembleSpec::Orderings(_)) => m,
-        _ => return Ok(()),
+        _ => return Ok(Vec::new()),
     };
     let test = data.split(Split::Test);
     let rows = ensemble::evaluate(model, test, &members, (batch, device, data.dims()), |m| {
@@ -360,7 +381,8 @@ fn evaluate_ensemble(
             r.n, r.nll, r.bits_per_dim
         ));
     }
-    results::write_csv(&dir.ensemble(), &rows)
+    results::write_csv(&dir.ensemble(), &rows)?;
+    Ok(rows)
 }
 
 /// The exact log-likelihood of every test image, and how fast it came.
@@ -435,6 +457,12 @@ fn summarize(
         },
         swept: run.swept.clone(),
         provenance: Some(provenance::Provenance::collect(device, started.into())),
+        // A failed run has no number to compare; `finish` fills in a finished one's.
+        reference: run
+            .model
+            .reference
+            .as_ref()
+            .map(|r| Published::of(r, None, &[])),
     }
 }
 

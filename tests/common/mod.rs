@@ -226,7 +226,7 @@ pub fn venv_python(modules: &[&str]) -> Option<PathBuf> {
 
 /// comparison.csv's columns without swept values, in order: docs/results.md
 /// documents them as stable, so this list changes only with that page.
-pub const COMPARISON_COLUMNS: [&str; 19] = [
+pub const COMPARISON_COLUMNS: [&str; 22] = [
     "model",
     "ordering",
     "seed",
@@ -246,4 +246,7 @@ pub const COMPARISON_COLUMNS: [&str; 19] = [
     "delta_ci_high",
     "delta_ci_over",
     "established",
+    "published_nll",
+    "published_source",
+    "delta_vs_published",
 ];

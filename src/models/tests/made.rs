@@ -12,11 +12,12 @@ use crate::order::RunOrdering;
 
 fn config(num_masks: usize, vary: Vary) -> Config {
     Config {
-        hidden: vec![7, 6],
-        direct: true,
+        hidden: Some(vec![7, 6]),
+        direct: Some(true),
         num_masks: Some(num_masks),
         vary,
         mask_seed: 5,
+        ..Default::default()
     }
 }
 

@@ -45,7 +45,8 @@ pub(super) fn oa_nade_config() -> nade::Config {
     nade::Config {
         hidden: 6,
         order_agnostic: true,
-        layers: 2,
+        layers: Some(2),
+        ..Default::default()
     }
 }
 
@@ -55,15 +56,15 @@ fn seq_specs() -> Vec<ModelSpec> {
         ModelSpec::new(ModelConfig::Markov(table::MarkovConfig { k: 1 })),
         ModelSpec::new(ModelConfig::Markov(table::MarkovConfig { k: 3 })),
         ModelSpec::new(ModelConfig::Tabular(table::TabularConfig {})),
-        ModelSpec::new(ModelConfig::Fvsbn(fvsbn::Config {})),
+        ModelSpec::new(ModelConfig::Fvsbn(fvsbn::Config::default())),
         ModelSpec::new(ModelConfig::Nade(nade::Config {
             hidden: 5,
             ..Default::default()
         })),
         ModelSpec::new(ModelConfig::Nade(oa_nade_config())),
         ModelSpec::new(ModelConfig::Made(crate::models::made::Config {
-            hidden: vec![6, 5],
-            direct: true,
+            hidden: Some(vec![6, 5]),
+            direct: Some(true),
             num_masks: Some(3),
             ..Default::default()
         })),

@@ -12,7 +12,7 @@ use crate::order::{OrderSpec, RunOrdering};
 /// Hidden units and layers of [`oa_nade_config`].
 fn oa_sizes() -> (usize, usize) {
     let c = oa_nade_config();
-    (c.hidden, c.layers)
+    (c.hidden, c.layers())
 }
 
 fn oa_nade(shape: ImageShape, ordering: &str) -> (nn::VarStore, Box<dyn DensityModel>) {

@@ -646,3 +646,157 @@ fn model_epochs_override_the_runs_epochs_and_are_validated() {
         "{msg}"
     );
 }
+
+// ----------------------------------------------------- references and presets
+
+/// A spec of one `model` (a YAML flow mapping) and `extra` top-level lines.
+fn one_model(model: &str, extra: &str) -> String {
+    format!(
+        "name: e\ndata: {{source: synthetic}}\nmodels:\n  - {model}\norderings: [raster]\n{extra}"
+    )
+}
+
+#[test]
+fn model_reference_parses_round_trips_and_is_typed() {
+    let text = one_model(
+        "{type: nade, reference: {nll: 88.33, source: \"Uria et al. 2014\"}}",
+        "",
+    );
+    let spec = parse(&text).unwrap();
+    let r = spec.models[0].reference.as_ref().unwrap();
+    assert_eq!(
+        (r.nll, r.source.as_str(), r.ensemble),
+        (88.33, "Uria et al. 2014", None)
+    );
+    assert_eq!(Spec::parse(&spec.to_yaml(), "x.yaml", &[]).unwrap(), spec);
+    let run = &spec.runs()[0];
+    assert_eq!(parse(&run.spec.to_yaml()).unwrap(), run.spec);
+    // Without one, nothing changes.
+    assert_eq!(
+        parse(&one_model("{type: nade}", "")).unwrap().models[0].reference,
+        None
+    );
+}
+
+#[test]
+fn bad_references_name_the_field() {
+    let cases = [
+        (
+            "{nll: -1, source: x}",
+            "reference.nll: must be a positive finite number",
+        ),
+        (
+            "{nll: 0, source: x}",
+            "reference.nll: must be a positive finite number",
+        ),
+        (
+            "{nll: .nan, source: x}",
+            "reference.nll: must be a positive finite number",
+        ),
+        (
+            "{nll: .inf, source: x}",
+            "reference.nll: must be a positive finite number",
+        ),
+        (
+            "{nll: 88.3, source: \"\"}",
+            "reference.source: must say where",
+        ),
+        ("{nll: 88.3}", "reference: missing field `source`"),
+        ("{source: x}", "reference: missing field `nll`"),
+        ("{nll: many, source: x}", "reference.nll: invalid type"),
+        (
+            "{nll: 88.3, source: x, year: 2011}",
+            "unknown field `year`, expected one of `nll`, `source`",
+        ),
+        ("88.3", "reference: invalid type"),
+        (
+            "{nll: 88.3, source: x, ensemble: 0}",
+            "reference.ensemble: must be at least 1",
+        ),
+    ];
+    for (reference, expected) in cases {
+        let msg = err(&one_model(
+            &format!("{{type: fvsbn, reference: {reference}}}"),
+            "",
+        ));
+        assert_contains(&msg, &["exp.yaml", "models[0]", expected]);
+    }
+    // `--set` values are checked the same way.
+    let text = one_model("{type: fvsbn, reference: {nll: 97, source: x}}", "");
+    let msg = err_set(&text, &["models.0.reference.nll=-3"]);
+    assert_contains(&msg, &["models[0]", "reference.nll"]);
+}
+
+#[test]
+fn a_reference_to_an_ensemble_needs_as_many_members_in_eval_orderings() {
+    let model =
+        "{type: nade, order_agnostic: true, reference: {nll: 85.1, source: x, ensemble: 128}}";
+    let msg = err(&one_model(model, ""));
+    assert_contains(
+        &msg,
+        &[
+            "models[0]",
+            "reference.ensemble: 128",
+            "eval.orderings: 128",
+            "got none",
+        ],
+    );
+    let msg = err(&one_model(model, "eval: {orderings: 16}\n"));
+    assert_contains(&msg, &["reference.ensemble: 128", "got 16"]);
+    let spec = parse(&one_model(model, "eval: {orderings: 128}\n")).unwrap();
+    assert_eq!(
+        spec.models[0].reference.as_ref().unwrap().ensemble,
+        Some(128)
+    );
+}
+
+#[test]
+fn paper_presets_of_the_fully_connected_models_and_their_defaults() {
+    let shape = crate::data::ImageShape::new(PixelForm::Binary, 28, 28);
+    let model = |m: &str| -> ModelSpec { serde_yaml_ng::from_str(m).unwrap() };
+    let count = |m: &str| model(m).def().param_count(shape).unwrap();
+    // D = 784. NADE, H = 500: 2DH + D + H (both presets).
+    assert_eq!(
+        count("{type: nade, preset: paper}"),
+        2 * 784 * 500 + 784 + 500
+    );
+    assert_eq!(count("{type: nade}"), 785_284);
+    // EoNADE 2hl: 3DH + D + H + (H² + H), H = 500.
+    let oa = model("{type: nade, preset: paper, order_agnostic: true}");
+    assert_eq!(oa.label(), "nade-oa-h500-l2");
+    assert_eq!(
+        oa.def().param_count(shape),
+        Some(3 * 784 * 500 + 784 + 500 + 500 * 500 + 500)
+    );
+    assert_eq!(
+        model("{type: nade, order_agnostic: true}").label(),
+        "nade-oa-h500"
+    );
+    // MADE: one layer of 8000 with direct connections; the 32-mask model two.
+    let made = model("{type: made, preset: paper}");
+    assert_eq!(made.label(), "made-h8000-direct");
+    let one = (784 * 8000 + 8000) + (8000 * 784 + 784) + 784 * 784;
+    assert_eq!(made.def().param_count(shape), Some(one));
+    assert_eq!(one, 13_167_440);
+    let two = model("{type: made, preset: paper, hidden: [8000, 8000], num_masks: 32}");
+    assert_eq!(two.label(), "made-h8000x8000-m32-direct");
+    assert_eq!(two.def().param_count(shape), Some(one + 8000 * 8000 + 8000));
+    assert_eq!(model("{type: made}").label(), "made-h500");
+    assert_eq!(
+        model("{type: made, preset: paper, direct: false}").label(),
+        "made-h8000"
+    );
+    // FVSBN has no settings: the presets are one model.
+    assert_eq!(count("{type: fvsbn, preset: paper}"), 784 + 784 * 783 / 2);
+    assert_eq!(model("{type: fvsbn, preset: paper}").label(), "fvsbn");
+    // Absent presets are written as before (`small` is left out).
+    for m in ["{type: nade}", "{type: made}", "{type: fvsbn}"] {
+        let yaml = serde_yaml_ng::to_string(&model(m)).unwrap();
+        assert!(!yaml.contains("preset"), "{yaml}");
+    }
+    let yaml = serde_yaml_ng::to_string(&model("{type: made, preset: paper}")).unwrap();
+    assert!(
+        yaml.contains("preset: paper") && !yaml.contains("hidden"),
+        "{yaml}"
+    );
+}
