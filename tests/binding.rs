@@ -176,6 +176,36 @@ fn a_finished_run_asked_for_more_epochs_is_refused_then_extended() {
 }
 
 #[test]
+fn runs_that_stopped_early_or_failed_are_not_extended() {
+    let work = tmp();
+    let w = work.path();
+    // lr 1e38 diverges in epoch 1; at lr 1 the NADE's validation NLL rises
+    // in epoch 3 (9.46 after 9.38), so patience 1 stops it there, of 6.
+    let boom = "  - type: fvsbn\n    name: boom\n    lr: 1.0e+38\n";
+    let calm = "  - type: nade\n    name: calm\n    hidden: 8\n    lr: 1.0\n";
+    let both = spec_text(
+        "b",
+        4,
+        &format!("{boom}{calm}"),
+        "[raster]",
+        "  patience: 1\n",
+    );
+    write_spec(w, "b.yaml", &both.replace("epochs: 2", "epochs: 6"));
+    fails(run(w, &["--quiet"]), &["boom-raster-s1", "diverged"]);
+    let dir = w.join("res/b/calm-raster-s1");
+    assert_eq!(read_json(&dir.join("summary.json"))["stopped_early"], true);
+    let before = snapshot(&dir);
+    let out = run(w, &["--quiet", "--set", "train.epochs=9", "--extend"]);
+    fails(out, &["boom-raster-s1: failed earlier", "--force"]);
+    let alone = spec_text("b", 4, calm, "[raster]", "  patience: 1\n");
+    write_spec(w, "b.yaml", &alone.replace("epochs: 2", "epochs: 6"));
+    let out = run(w, &["--quiet", "--set", "train.epochs=9", "--extend"]);
+    fails(out, &["calm-raster-s1 stopped early", "--force"]);
+    assert_eq!(snapshot(&dir), before);
+    assert!(dir.join("summary.json").is_file());
+}
+
+#[test]
 fn workers_refuse_and_extend_like_one_process() {
     let work = tmp();
     let w = work.path();

@@ -152,6 +152,12 @@ fn finished_notice(dir: &RunDir, run: &RunSpec, extend: bool) -> Result<Option<(
         ""
     };
     Ok(match (verdict, done.failure()) {
+        (Verdict::Extend { .. }, None) if done.stopped_early => bail!(
+            "run {} stopped early at epoch {} (no validation improvement within `patience`): \
+             --extend has nothing to continue; use --force to start it over, or a new run name (`name:` on the model)",
+            run.id(),
+            done.epochs_run
+        ),
         (Verdict::Extend { .. }, None) => None,
         (Verdict::Extend { .. }, Some(why)) => bail!(
             "run {}: failed earlier ({why}); --extend continues finished runs only: use --force to retry it",
