@@ -62,6 +62,8 @@ pub fn submit(plan: &mut Plan, o: &SubmitOptions) -> Result<Submitted> {
         let _guard = lock::acquire_blocking(&exp.join(".locks").join("manifest.lock"))?;
         plan.sync_manifest(&exp)?;
     }
+    // A run made by another spec is refused here, not by its array task.
+    crate::sweep::exec::preflight(&exp, &plan.runs, false)?;
     let exp = exp
         .canonicalize()
         .with_context(|| format!("cannot resolve `{}`", exp.display()))?;

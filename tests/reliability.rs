@@ -189,6 +189,7 @@ fn a_second_writer_is_refused_while_the_first_runs() {
             "res",
             "--set",
             "train.epochs=1",
+            "--force",
         ],
     );
     assert!(out.status.success(), "{}", describe(&out));
@@ -260,6 +261,9 @@ fn a_run_diverging_after_good_epochs_keeps_its_last_good_checkpoints() {
         &["run", spec, "--quiet", "--results", "res"],
     ));
     std::fs::remove_file(run.join("summary.json")).unwrap();
+    // And made by an arlab that kept no binding.json, so that the changed
+    // spec is let through (tests/binding.rs: otherwise it is refused).
+    std::fs::remove_file(run.join("binding.json")).unwrap();
     let best_before = std::fs::read(run.join("checkpoints/best.ot")).unwrap();
     let last_before = std::fs::read(run.join("checkpoints/last.ot")).unwrap();
     let out = arlab(

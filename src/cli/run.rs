@@ -21,9 +21,13 @@ pub struct RunArgs {
     /// No progress bars or log lines (errors only).
     #[arg(long)]
     pub quiet: bool,
-    /// Redo runs that already finished.
+    /// Redo runs that already finished, and start over runs made by another spec.
     #[arg(long)]
     force: bool,
+    /// Continue runs (finished or interrupted) whose spec now differs only
+    /// in more epochs (`train.epochs`, or the model's `epochs`).
+    #[arg(long, conflicts_with = "force")]
+    extend: bool,
     /// Worker processes, each taking the next unfinished run.
     #[arg(long, default_value_t = 1, value_name = "N")]
     jobs: usize,
@@ -59,6 +63,7 @@ pub fn run(args: RunArgs) -> Result<()> {
             results: args.results,
             quiet,
             force: args.force,
+            extend: args.extend,
         },
         jobs: args.jobs,
         devices: args.devices,

@@ -685,6 +685,7 @@ mod tests {
             swept: Vec::new(),
             provenance: None,
             reference: None,
+            extended_from_epoch: None,
         }
     }
 

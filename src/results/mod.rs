@@ -80,6 +80,10 @@ pub struct Summary {
     /// run's number that compares with it (absent without a reference).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub reference: Option<Published>,
+    /// The last epoch trained before `arlab run --extend` asked for more
+    /// epochs (absent: never extended).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub extended_from_epoch: Option<usize>,
 }
 
 /// A published test NLL and the run's own number that compares with it.
@@ -187,6 +191,10 @@ impl RunDir {
     }
     pub fn metrics(&self) -> PathBuf {
         self.root.join("metrics.csv")
+    }
+    /// The run's binding to the spec that made it (see `train::binding`).
+    pub fn binding(&self) -> PathBuf {
+        self.root.join("binding.json")
     }
     pub fn summary(&self) -> PathBuf {
         self.root.join("summary.json")

@@ -342,6 +342,17 @@ impl TrainSpec {
     }
 }
 
+/// FNV-1a 64 of `text`, as 16 hex digits: the hashes of specs (the sweep
+/// manifest's `spec_hash`, a run directory's binding).
+pub fn fnv1a_hex(text: &str) -> String {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for b in text.bytes() {
+        h ^= b as u64;
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    format!("{h:016x}")
+}
+
 /// Formats a deserialization error as `origin: path: message` (the YAML
 /// reader's message may already start with the path: it is not repeated).
 fn describe<E: std::fmt::Display>(origin: &str, e: serde_path_to_error::Error<E>) -> anyhow::Error {

@@ -17,7 +17,8 @@ use super::{Plan, PlannedRun};
 use crate::data::Dataset;
 use crate::results::{compare, RunDir};
 use crate::runtime::signals;
-use crate::spec::DeviceChoice;
+use crate::spec::{DeviceChoice, RunSpec};
+use crate::train::binding::{self, Binding, Verdict};
 use crate::train::{self, Diverged, Interrupted};
 
 /// Settings of `arlab run` beyond the spec.
@@ -49,6 +50,9 @@ pub fn execute(plan: &mut Plan, opts: &ExecOptions) -> Result<usize> {
         Some(i) => vec![plan.get(i)?.clone()],
         None => plan.runs.clone(),
     };
+    if !opts.train.force {
+        preflight(&exp, &selected, opts.train.extend)?;
+    }
     if opts.jobs > 1 && opts.task.is_none() {
         return workers(plan, &exp, opts);
     }
@@ -88,14 +92,12 @@ fn train_each(
         };
         let dir = RunDir::new(exp.join(&name));
         if opts.train.force && !opts.worker {
-            let _ = std::fs::remove_file(dir.last_checkpoint());
-            let _ = std::fs::remove_file(dir.summary());
-        } else if let Ok(done) = dir.read_summary() {
-            match done.failure() {
-                None => tracing::info!("{tag}: already finished, skipped (use --force to redo)"),
-                Some(why) => {
-                    tracing::warn!("{tag}: failed earlier ({why}), skipped (use --force to retry)")
-                }
+            start_over(&dir);
+        } else if let Some((warn, notice)) = finished_notice(&dir, &pr.run, opts.train.extend)? {
+            if warn {
+                tracing::warn!("{tag}: {notice}");
+            } else {
+                tracing::info!("{tag}: {notice}");
             }
             continue;
         }
@@ -127,6 +129,67 @@ fn train_each(
         }
     }
     Ok(held)
+}
+
+/// Removes what makes a run finished or resumable (`--force`).
+fn start_over(dir: &RunDir) {
+    for f in [dir.last_checkpoint(), dir.summary(), dir.binding()] {
+        let _ = std::fs::remove_file(f);
+    }
+}
+
+/// What to say when skipping a run that has a summary.json, and whether
+/// as a warning (`None`: it is not finished, or `--extend` continues it);
+/// refuses a run made by another spec (see [`binding::check`]).
+fn finished_notice(dir: &RunDir, run: &RunSpec, extend: bool) -> Result<Option<(bool, String)>> {
+    let Ok(done) = dir.read_summary() else {
+        return Ok(None);
+    };
+    let (verdict, _) = binding::check(dir, &Binding::of(run), &run.id(), extend)?;
+    let unknown = if verdict == Verdict::Unknown {
+        " (no binding.json, made by an older arlab: its spec is not checked)"
+    } else {
+        ""
+    };
+    Ok(match (verdict, done.failure()) {
+        (Verdict::Extend { .. }, None) if done.stopped_early => bail!(
+            "run {} stopped early at epoch {} (no validation improvement within `patience`): \
+             --extend has nothing to continue; use --force to start it over, or a new run name (`name:` on the model)",
+            run.id(),
+            done.epochs_run
+        ),
+        (Verdict::Extend { .. }, None) => None,
+        (Verdict::Extend { .. }, Some(why)) => bail!(
+            "run {}: failed earlier ({why}); --extend continues finished runs only: use --force to retry it",
+            run.id()
+        ),
+        (_, None) => Some((
+            !unknown.is_empty(),
+            format!("already finished, skipped (use --force to redo){unknown}"),
+        )),
+        (_, Some(why)) => Some((
+            true,
+            format!("failed earlier ({why}), skipped (use --force to retry){unknown}"),
+        )),
+    })
+}
+
+/// Checks every run of `runs` that has an earlier attempt in `exp` against
+/// its binding before anything is trained: one error line per run made by
+/// another spec.
+pub fn preflight(exp: &Path, runs: &[PlannedRun], extend: bool) -> Result<()> {
+    let refused: Vec<String> = runs
+        .iter()
+        .filter_map(|r| {
+            let dir = RunDir::new(exp.join(r.name()));
+            let checked = binding::check(&dir, &Binding::of(&r.run), &r.name(), extend);
+            checked.err().map(|e| format!("{e:#}"))
+        })
+        .collect();
+    if !refused.is_empty() {
+        bail!("{}", refused.join("\n"));
+    }
+    Ok(())
 }
 
 /// Rewrites comparison.{csv,md} and the experiment plots from every
@@ -179,9 +242,7 @@ fn workers(plan: &Plan, exp: &Path, opts: &ExecOptions) -> Result<usize> {
         // Start over, here: a worker's --force would undo another's runs.
         for r in &plan.runs {
             if let Attempt::Acquired(_) = lock::try_acquire(&lock::run_lock_path(exp, &r.name()))? {
-                let dir = RunDir::new(exp.join(r.name()));
-                let _ = std::fs::remove_file(dir.last_checkpoint());
-                let _ = std::fs::remove_file(dir.summary());
+                start_over(&RunDir::new(exp.join(r.name())));
             }
         }
     }
@@ -197,6 +258,9 @@ fn workers(plan: &Plan, exp: &Path, opts: &ExecOptions) -> Result<usize> {
         }
         cmd.arg("--results").arg(&opts.train.results);
         cmd.args(["--quiet", "--worker"]);
+        if opts.train.extend {
+            cmd.arg("--extend");
+        }
         let device = opts.devices.get(k % opts.devices.len().max(1)).copied();
         if let Some(d) = device {
             cmd.arg("--device").arg(d.to_string());

@@ -316,12 +316,7 @@ pub fn display(v: &Value) -> String {
 
 /// FNV-1a 64 of a run's resolved spec, as hex.
 pub fn spec_hash(spec: &Spec) -> String {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for b in spec.to_yaml().bytes() {
-        h ^= b as u64;
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{h:016x}")
+    crate::spec::fnv1a_hex(&spec.to_yaml())
 }
 
 #[cfg(test)]

@@ -98,7 +98,7 @@ impl Trainer<'_> {
         let reason =
             format!("training diverged: the loss is {value} at epoch {epoch}, step {step}");
         self.log.line(&reason);
-        let summary = summarize(
+        let mut summary = summarize(
             self.run,
             self.data,
             self.inst.model.as_ref(),
@@ -107,6 +107,7 @@ impl Trainer<'_> {
             Err(reason.clone()),
             &self.started,
         );
+        summary.extended_from_epoch = self.extended_from_epoch;
         results::write_json(&self.dir.summary(), &summary)?;
         Err(Diverged { reason, summary }.into())
     }

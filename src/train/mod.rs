@@ -7,7 +7,7 @@ use std::io::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 use tch::{Device, Kind};
 
 use crate::data::{Dataset, ImageShape, Split};
@@ -21,10 +21,12 @@ use crate::runtime::{provenance, signals};
 use crate::spec::{EnsembleSpec, RunSpec, Schedule, TrainSpec};
 
 pub mod adam;
+pub mod binding;
 pub mod checkpoint;
 mod epoch;
 
 use adam::Adam;
+use binding::{Binding, Verdict};
 use checkpoint::Progress;
 
 /// Settings of `arlab run` that are not part of the spec.
@@ -35,6 +37,8 @@ pub struct Options {
     pub quiet: bool,
     /// Redo runs that already finished.
     pub force: bool,
+    /// Continue runs whose spec differs only in more epochs (`--extend`).
+    pub extend: bool,
 }
 
 /// Seed of the sample grids: fixed, so grids of different epochs compare.
@@ -138,6 +142,8 @@ struct Trainer<'a> {
     step_delay: Option<Duration>,
     /// The TensorBoard event file, opened at the first epoch's end.
     events: Option<tensorboard::EventWriter>,
+    /// Where `--extend` first continued the run (binding.json).
+    extended_from_epoch: Option<usize>,
 }
 
 /// What an epoch's steps leave for its end.
@@ -149,8 +155,9 @@ struct EpochTrained {
 }
 
 impl<'a> Trainer<'a> {
-    /// Builds the model, writes spec.yaml, opens log.txt and resumes from
-    /// the last checkpoint when there is one.
+    /// Checks the run directory's binding (before anything is written),
+    /// builds the model, binds the directory and writes spec.yaml, opens
+    /// log.txt and resumes from the last checkpoint when there is one.
     fn start(
         run: &'a RunSpec,
         data: &'a Dataset,
@@ -159,24 +166,20 @@ impl<'a> Trainer<'a> {
     ) -> Result<Trainer<'a>> {
         let t = &run.spec.train;
         let started = provenance::now_utc();
+        let (verdict, bound) = binding::check(dir, &Binding::of(run), &run.id(), opts.extend)?;
         // Build first: a model that cannot be built leaves no run directory behind.
         let mut inst = instantiate(run, data.shape)?;
         dir.create()?;
         dir.remove_temp_files();
+        if let Verdict::Extend { .. } = verdict {
+            // No longer finished: an interrupted extension resumes, never skips.
+            let _ = std::fs::remove_file(dir.summary());
+        }
+        bound.write(dir)?;
         results::write_atomic(&dir.spec(), run.spec.to_yaml().as_bytes())?;
         let mut log = RunLog::open(&dir.log())?;
         let mut adam = Adam::new(&inst.vs, t.betas, t.weight_decay);
-        let mut p = Progress::default();
-        if dir.last_checkpoint().is_file() {
-            p = checkpoint::load(&dir.last_checkpoint(), &mut inst.vs, &mut adam)?;
-            log.line(&format!(
-                "{}: resuming after epoch {} step {} (from {})",
-                run.id(),
-                p.epoch,
-                p.step,
-                dir.last_checkpoint().display()
-            ));
-        }
+        let p = resume(run, dir, verdict, &mut inst, &mut adam, &mut log)?;
         log.line(&format!(
             "{}: {} parameters, ordering {}, seed {}, device {:?}, binarization {}, training precision {}",
             run.id(),
@@ -200,6 +203,7 @@ impl<'a> Trainer<'a> {
             base_lr: run.model.lr.unwrap_or(t.lr),
             step_delay: epoch::step_delay(),
             events: None,
+            extended_from_epoch: bound.extended_from_epoch,
         })
     }
 
@@ -320,6 +324,7 @@ impl<'a> Trainer<'a> {
         let best = dir.best_safetensors();
         results::safetensors::save(&self.inst.vs, &spec_yaml, &run.id(), shape, &best)?;
         let mut summary = summarize(run, self.data, model, device, p, Ok(&test), &self.started);
+        summary.extended_from_epoch = self.extended_from_epoch;
         self.log.line(&format!(
             "test NLL {:.3} nats/image, {:.4} bits/dim (best epoch {}, {} test images)",
             summary.test_nll.unwrap_or(f64::NAN),
@@ -351,6 +356,53 @@ impl<'a> Trainer<'a> {
         results::write_json(&dir.summary(), &summary)?;
         Ok(summary)
     }
+}
+
+/// The progress of an earlier attempt from `checkpoints/last.ot` (none:
+/// from the start), with a log line on how the run goes on.
+fn resume(
+    run: &RunSpec,
+    dir: &RunDir,
+    verdict: Verdict,
+    inst: &mut Instance,
+    adam: &mut Adam,
+    log: &mut RunLog,
+) -> Result<Progress> {
+    let last = dir.last_checkpoint();
+    if !last.is_file() {
+        return Ok(Progress::default());
+    }
+    if verdict == Verdict::Unknown {
+        tracing::warn!(
+            "{}: no binding.json (made by an older arlab): its spec cannot be checked, resuming under this one",
+            run.id()
+        );
+    }
+    let p = checkpoint::load(&last, &mut inst.vs, adam)?;
+    if let Verdict::Extend { from } = verdict {
+        if p.stopped_early {
+            bail!(
+                "run {} stopped early at epoch {} (no validation improvement for {} epochs): --extend has nothing to continue; \
+                 use --force to start it over, or a new run name (`name:` on the model)",
+                run.id(),
+                p.epoch,
+                p.since_best
+            );
+        }
+        log.line(&format!(
+            "{}: extending from epoch {from} to {} (--extend)",
+            run.id(),
+            run.spec.train.epochs
+        ));
+    }
+    log.line(&format!(
+        "{}: resuming after epoch {} step {} (from {})",
+        run.id(),
+        p.epoch,
+        p.step,
+        last.display()
+    ));
+    Ok(p)
 }
 
 /// `eval.orderings`: the test NLL under each of up to N orderings (or the
@@ -463,6 +515,8 @@ fn summarize(
             .reference
             .as_ref()
             .map(|r| Published::of(r, None, &[])),
+        // The trainer fills in an extended run's.
+        extended_from_epoch: None,
     }
 }
 
