@@ -7,10 +7,7 @@ fn main() {
     match std::panic::catch_unwind(arlab::cli::main) {
         Ok(Ok(())) => {}
         Ok(Err(err)) => {
-            eprintln!("error: {err}");
-            for cause in err.chain().skip(1) {
-                eprintln!("  caused by: {cause}");
-            }
+            arlab::runtime::print_error(&err);
             std::process::exit(1);
         }
         Err(_) => std::process::exit(101),

@@ -6,5 +6,8 @@ pub mod progress;
 pub mod provenance;
 pub mod signals;
 
-pub use process::{catch_handled_panic, panic_message, report_panics_as_errors, tune_allocator};
+pub use process::{
+    catch_handled_panic, first_line, panic_message, print_error, report_panics_as_errors,
+    tune_allocator,
+};
 pub use progress::progress_bar;

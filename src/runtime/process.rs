@@ -41,9 +41,42 @@ pub fn report_panics_as_errors() {
             return;
         }
         let msg = panic_message(info.payload());
-        let first = msg.lines().next().unwrap_or(msg);
-        eprintln!("error: internal error: {first}");
+        eprintln!("error: internal error: {}", first_line(msg));
     }));
+}
+
+/// What libtorch's error texts say before their C++ backtrace: the first
+/// line (also of a message whose newlines a `Debug` formatting escaped,
+/// as `unwrap()` shows a `TchError`), without `Exception raised from …`.
+pub fn first_line(msg: &str) -> &str {
+    let mut end = msg.find('\n').unwrap_or(msg.len());
+    for marker in ["\\n", "Exception raised from", "frame #"] {
+        if let Some(at) = msg[..end].find(marker) {
+            end = at;
+        }
+    }
+    msg[..end].trim_end()
+}
+
+/// Prints `err` as the binary ends on an error: `error: …` and one
+/// `caused by: …` line per cause, libtorch's causes cut to their first line
+/// (never its C++ backtrace); our own multi-line messages stay whole.
+pub fn print_error(err: &anyhow::Error) {
+    let shown = |e: &(dyn std::error::Error + 'static)| {
+        let text = e.to_string();
+        if e.downcast_ref::<tch::TchError>().is_some() || text.contains("Exception raised from") {
+            first_line(&text).to_string()
+        } else {
+            text
+        }
+    };
+    let mut chain = err.chain();
+    if let Some(top) = chain.next() {
+        eprintln!("error: {}", shown(top));
+    }
+    for cause in chain {
+        eprintln!("  caused by: {}", shown(cause));
+    }
 }
 
 /// The text of a panic's payload.
@@ -62,4 +95,27 @@ pub fn catch_handled_panic<T>(f: impl FnOnce() -> T) -> std::thread::Result<T> {
     let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(f));
     PANIC_HANDLED_HERE.with(|h| h.set(was));
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::first_line;
+
+    #[test]
+    fn libtorch_texts_are_cut_before_their_backtrace() {
+        let torch = "Internal torch error: PytorchStreamReader failed reading zip archive\n\
+                     Exception raised from valid at ../caffe2/serialize/inline_container.cc:236\n\
+                     frame #0: c10::Error::Error(...)";
+        assert_eq!(
+            first_line(torch),
+            "Internal torch error: PytorchStreamReader failed reading zip archive"
+        );
+        // As `unwrap()` shows a TchError: Debug, its newlines escaped.
+        let escaped = r#"called `Result::unwrap()` on an `Err` value: Torch("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory\nframe #0: c10::ThrowEnforceNotMet")"#;
+        assert_eq!(
+            first_line(escaped),
+            r#"called `Result::unwrap()` on an `Err` value: Torch("[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory"#
+        );
+        assert_eq!(first_line("one line"), "one line");
+    }
 }

@@ -47,8 +47,19 @@ pub fn ok(out: Output) -> Output {
     out
 }
 
+/// What must never reach a user: a panic, a backtrace (Rust's or
+/// libtorch's C++ frames).
+pub const NEVER_SHOWN: [&str; 6] = [
+    "panicked",
+    "RUST_BACKTRACE",
+    "internal error",
+    "stack backtrace",
+    "frame #",
+    "Exception raised from",
+];
+
 /// Asserts a clean failure: exit code 1, an `error:` line with every needle,
-/// no panic or backtrace hint. Returns stderr.
+/// no panic or backtrace (Rust's or libtorch's). Returns stderr.
 #[track_caller]
 pub fn fails(out: Output, needles: &[&str]) -> String {
     let err = text(&out.stderr);
@@ -70,7 +81,7 @@ pub fn fails(out: Output, needles: &[&str]) -> String {
             describe(&out)
         );
     }
-    for bad in ["panicked", "RUST_BACKTRACE", "internal error"] {
+    for bad in NEVER_SHOWN {
         assert!(
             !err.contains(bad),
             "stderr has {bad:?}:\n{}",
