@@ -1,15 +1,19 @@
 //! `arlab orderings`: the visiting path of each ordering, drawn.
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::{bail, Context, Result};
 
 use crate::data::Size;
 use crate::order::{self, OrderSpec};
 
+/// The largest side drawn.
+const MAX_SIDE: usize = 256;
+
 /// Draw each ordering's visiting path (PNG per ordering + overview).
 #[derive(clap::Args, Debug)]
 pub struct OrderingsArgs {
-    /// Image size HxW.
+    /// Image size HxW, at most 256x256 (a path over more pixels cannot be
+    /// seen in a drawing).
     #[arg(long, default_value = "28x28")]
     size: String,
     #[arg(long)]
@@ -21,6 +25,11 @@ pub struct OrderingsArgs {
 
 pub fn run(args: OrderingsArgs) -> Result<()> {
     let size: Size = args.size.parse().context("--size")?;
+    if size.height > MAX_SIDE || size.width > MAX_SIDE {
+        bail!(
+            "--size {size}: at most {MAX_SIDE}x{MAX_SIDE} (a path over more pixels cannot be seen in a drawing)"
+        );
+    }
     let (h, w, out) = (size.height, size.width, &args.out);
     let specs: Vec<OrderSpec> = if args.orderings.is_empty() {
         order::gallery()

@@ -80,6 +80,7 @@ pub(crate) fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     let entries = std::fs::read_dir(dir)
         .with_context(|| format!("images folder `{}`: cannot read", dir.display()))?;
     let mut files = Vec::new();
+    let mut skipped = Vec::new();
     for entry in entries {
         let path = entry
             .with_context(|| format!("images folder `{}`: cannot read", dir.display()))?
@@ -88,9 +89,23 @@ pub(crate) fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
             .extension()
             .and_then(|e| e.to_str())
             .is_some_and(|e| EXTENSIONS.iter().any(|x| x.eq_ignore_ascii_case(e)));
-        if wanted && path.is_file() {
-            files.push(path);
+        if !wanted {
+            continue;
         }
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_file() => files.push(path),
+            Ok(_) => skipped.push(format!("{} (not a file)", path.display())),
+            Err(e) => skipped.push(format!("{} ({e})", path.display())),
+        }
+    }
+    if !skipped.is_empty() {
+        skipped.sort();
+        tracing::warn!(
+            "warning: images folder `{}`: {} file(s) skipped: {}",
+            dir.display(),
+            skipped.len(),
+            skipped.join("; ")
+        );
     }
     if files.is_empty() {
         bail!(
@@ -103,8 +118,13 @@ pub(crate) fn image_files(dir: &Path) -> Result<Vec<PathBuf>> {
     Ok(files)
 }
 
+/// The most pixels an image file may have (100 megapixels, 300 MB as
+/// 8-bit RGB): larger files are refused from their header, before decoding.
+pub const MAX_DECODED_PIXELS: u64 = 100_000_000;
+
 /// Decodes one image file as 8-bit RGB, its EXIF orientation applied; the
 /// format is guessed from the contents (falling back on the extension).
+/// Refuses a file of more than [`MAX_DECODED_PIXELS`] before decoding it.
 pub(crate) fn decode_rgb(path: &Path) -> Result<RgbImage> {
     let fail = |e: &dyn std::fmt::Display| format!("cannot decode image `{}`: {e}", path.display());
     let reader = ImageReader::open(path)
@@ -114,6 +134,15 @@ pub(crate) fn decode_rgb(path: &Path) -> Result<RgbImage> {
     let mut decoder = reader
         .into_decoder()
         .map_err(|e| anyhow::anyhow!(fail(&e)))?;
+    let (w, h) = decoder.dimensions();
+    if w as u64 * h as u64 > MAX_DECODED_PIXELS {
+        bail!(
+            "image `{}` is {w}×{h} pixels: more than the {} million arlab decodes; \
+             shrink it (or leave it out of the folder)",
+            path.display(),
+            MAX_DECODED_PIXELS / 1_000_000
+        );
+    }
     let orientation = decoder.orientation().ok();
     let mut img = DynamicImage::from_decoder(decoder).map_err(|e| anyhow::anyhow!(fail(&e)))?;
     if let Some(o) = orientation {

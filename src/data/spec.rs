@@ -150,10 +150,15 @@ impl DataSpec {
             }
         }
         let s = &self.synthetic;
-        if self.source.is(&super::synthetic::SOURCE)
-            && (s.height == 0 || s.width == 0 || s.train == 0 || s.val == 0 || s.test == 0)
-        {
-            bail!("data.synthetic: height, width, train, val and test must all be at least 1");
+        if self.source.is(&super::synthetic::SOURCE) {
+            if s.height == 0 || s.width == 0 || s.train == 0 || s.val == 0 || s.test == 0 {
+                bail!("data.synthetic: height, width, train, val and test must all be at least 1");
+            }
+            check_side("data.synthetic", s.height, s.width)?;
+            check_data_memory(self, s)?;
+        }
+        if let Some(size) = self.size {
+            check_side("data.size", size.height, size.width)?;
         }
         let def = self.source.def();
         if self.layout.is_some()
@@ -202,6 +207,45 @@ impl DataSpec {
         }
         Ok(())
     }
+}
+
+/// The largest image side arlab takes (`data.size`, synthetic images): an
+/// autoregressive model takes one step per pixel, and `photos` resizes its
+/// photos to 8 times the side before cutting patches.
+pub const MAX_SIDE: usize = 1024;
+
+/// Refuses a side over [`MAX_SIDE`] before any image is decoded or made.
+fn check_side(field: &str, height: usize, width: usize) -> Result<()> {
+    if height > MAX_SIDE || width > MAX_SIDE {
+        bail!(
+            "{field}: {height}x{width} is too large: the limit is {MAX_SIDE} pixels a side \
+             (autoregressive models take one step per pixel); cut your images smaller"
+        );
+    }
+    Ok(())
+}
+
+/// Refuses synthetic data larger than this machine's available memory
+/// (bytes, and float32 once a batch is made of them: 5 bytes a value).
+fn check_data_memory(spec: &DataSpec, s: &SyntheticSpec) -> Result<()> {
+    let images = (s.train as u128) + (s.val as u128) + (s.test as u128);
+    let values = images * (s.height * s.width * spec.pixels.channels()) as u128;
+    let need = values.saturating_mul(5);
+    let Some(mem) = crate::device::memory(tch::Device::Cpu) else {
+        return Ok(());
+    };
+    if need > mem.available as u128 {
+        bail!(
+            "data.synthetic: {images} images of {}x{} need about {}, more than the {} available \
+             of {}: ask for fewer images",
+            s.height,
+            s.width,
+            crate::device::human_bytes(need),
+            crate::device::human_bytes(mem.available as u128),
+            mem.what
+        );
+    }
+    Ok(())
 }
 
 /// An image size `HxW` (or `N` for N×N), both positive.

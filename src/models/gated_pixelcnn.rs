@@ -94,6 +94,12 @@ impl ModelDef for Config {
     fn raster_reason(&self) -> &'static str {
         "vertical stack (the rows above) and horizontal stack (the pixels to the left)"
     }
+    fn activation_floats(&self, shape: ImageShape) -> u128 {
+        // Two stacks, each a gated 2H map and its H output, per layer.
+        let a = self.arch();
+        let per_pixel = 6 * a.layers as u128 * a.hidden as u128 + 2 * a.output_hidden as u128;
+        shape.positions() as u128 * per_pixel
+    }
     fn param_count(&self, shape: ImageShape) -> Option<u128> {
         let a = self.arch();
         let (c, k) = (

@@ -127,6 +127,10 @@ impl ModelDef for Config {
     fn pixels(&self) -> &'static [PixelForm] {
         &[PixelForm::Binary]
     }
+    fn activation_floats(&self, shape: ImageShape) -> u128 {
+        let hidden: u128 = self.hidden().iter().map(|&h| h as u128).sum();
+        2 * hidden + 4 * shape.dims() as u128
+    }
     fn param_count(&self, shape: ImageShape) -> Option<u128> {
         let d = shape.dims() as u128;
         let mut sizes = vec![d];

@@ -46,8 +46,8 @@ pub use nade::{Nade, BLOCK as NADE_BLOCK};
 pub use parts::heads::Head;
 pub use reference::Reference;
 pub use traits::{
-    bernoulli_log_prob, full_precision, mean_nll_loss, DensityModel, Loss, Member, ModelDef,
-    Orderings,
+    bernoulli_log_prob, full_precision, mean_nll_loss, sample_in_batches, DensityModel, Loss,
+    Member, ModelDef, Orderings,
 };
 
 /// The model list: `Variant(config type) = "type name"`. A new model is one

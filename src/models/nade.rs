@@ -111,6 +111,11 @@ impl ModelDef for Config {
     fn pixels(&self) -> &'static [PixelForm] {
         &[PixelForm::Binary]
     }
+    fn activation_floats(&self, shape: ImageShape) -> u128 {
+        // The hidden layer(s) at every step: D × H pre-activations and values.
+        let (d, h) = (shape.dims() as u128, self.hidden as u128);
+        2 * d * h * self.layers() as u128
+    }
     fn param_count(&self, shape: ImageShape) -> Option<u128> {
         let (d, h) = (shape.dims() as u128, self.hidden as u128);
         if self.order_agnostic {

@@ -119,6 +119,12 @@ impl ModelDef for Config {
     fn takes_sets(&self) -> bool {
         true
     }
+    fn activation_floats(&self, shape: ImageShape) -> u128 {
+        // Each residual block: its 2H input, two H maps and their activations.
+        let a = self.arch();
+        let per_pixel = 6 * a.blocks as u128 * a.hidden as u128 + 2 * a.output_hidden as u128;
+        shape.positions() as u128 * per_pixel
+    }
     fn param_count(&self, shape: ImageShape) -> Option<u128> {
         let a = self.arch();
         let (c, k) = (

@@ -106,6 +106,12 @@ impl<T: PixelRnn> ModelDef for T {
     fn raster_reason(&self) -> &'static str {
         T::RASTER_REASON
     }
+    fn activation_floats(&self, shape: ImageShape) -> u128 {
+        // Each layer: the LSTM's four gates, its cell and state, the 2H input.
+        let a = self.sizes().arch();
+        let per_pixel = 8 * a.layers as u128 * a.hidden as u128 + 2 * a.output_hidden as u128;
+        shape.positions() as u128 * per_pixel
+    }
     fn param_count(&self, shape: ImageShape) -> Option<u128> {
         let a = self.sizes().arch();
         let (c, k) = (

@@ -53,7 +53,7 @@ pub trait DensityModel {
     fn sample(&self, n: i64, seed: u64) -> Tensor {
         let s = self.shape();
         let dims = [n, s.channels as i64, s.height as i64, s.width as i64];
-        let mut r = rng::stream(seed, 0x5A);
+        let mut r = rng::stream(seed, SAMPLE_STREAM);
         self.sample_with(&rng::uniform(&mut r, &dims, self.device()))
     }
 
@@ -92,6 +92,31 @@ pub trait DensityModel {
     fn shape(&self) -> ImageShape;
 
     fn device(&self) -> tch::Device;
+}
+
+/// The seeded stream sampling draws its uniforms from.
+const SAMPLE_STREAM: u64 = 0x5A;
+
+/// The `n` images that `model.sample(n, seed)` draws, `batch` at a time
+/// (the uniforms come from one stream in order, so they are the same
+/// images), each batch `[b, C, H, W]` handed to `each` as it is drawn:
+/// memory holds one batch, whatever `n`.
+pub fn sample_in_batches(
+    model: &dyn DensityModel,
+    n: i64,
+    seed: u64,
+    batch: i64,
+    mut each: impl FnMut(Tensor),
+) {
+    let s = model.shape();
+    let mut r = rng::stream(seed, SAMPLE_STREAM);
+    let mut left = n;
+    while left > 0 {
+        let b = left.min(batch.max(1));
+        let dims = [b, s.channels as i64, s.height as i64, s.width as i64];
+        each(model.sample_with(&rng::uniform(&mut r, &dims, model.device())));
+        left -= b;
+    }
 }
 
 /// One member of an ensemble over orderings: an ordering, or one of a
@@ -173,6 +198,14 @@ pub trait ModelDef {
     fn param_count(&self, shape: ImageShape) -> Option<u128>;
     /// The parameter count's formula, for `arlab inspect`.
     fn formula(&self) -> String;
+    /// Floats one image's training step keeps for the backward pass,
+    /// roughly (for the memory check before a model is built). By default
+    /// a few copies of the head's outputs; networks with hidden maps per
+    /// pixel say more.
+    fn activation_floats(&self, shape: ImageShape) -> u128 {
+        let k = Head::for_pixels(shape.pixels()).params() as u128;
+        4 * shape.dims() as u128 * k
+    }
     /// Checks that depend on the image (sizes the model cannot handle).
     fn check_shape(&self, _shape: ImageShape) -> Result<()> {
         Ok(())

@@ -16,6 +16,7 @@ pub mod chart;
 pub mod compare;
 pub mod ensemble_plot;
 pub mod figures;
+pub mod memory;
 pub mod npy;
 pub mod paired;
 pub mod plots;

@@ -71,6 +71,12 @@ fn level(v: f32, shape: ImageShape) -> u8 {
 }
 
 /// Scale so small images are still visible (each cell at least ~56 px).
+/// Bytes one image takes in a sample grid's pixels (8-bit RGB, scaled up).
+pub fn grid_bytes_per_image(shape: ImageShape) -> u128 {
+    let s = scale_for(shape.height);
+    ((shape.width * s + 2) * (shape.height * s + 2) * 3) as u128
+}
+
 fn scale_for(height: usize) -> usize {
     (56 / height.max(1)).clamp(1, 16)
 }

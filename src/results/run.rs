@@ -22,6 +22,8 @@ pub struct Instance {
 /// Builds the run's model on the spec's device, parameters initialised from the run's seed.
 pub fn instantiate(run: &RunSpec, shape: ImageShape) -> Result<Instance> {
     let device = run.spec.train.device.resolve()?;
+    run.model.def().check_shape(shape)?;
+    super::memory::check_model(run, shape, device)?;
     tch::manual_seed(run.seed as i64);
     let vs = nn::VarStore::new(device);
     let model = run.model.build_run(&vs.root(), shape, &run.ordering)?;

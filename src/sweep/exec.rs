@@ -53,6 +53,7 @@ pub fn execute(plan: &mut Plan, opts: &ExecOptions) -> Result<usize> {
     if !opts.train.force {
         preflight(&exp, &selected, opts.train.extend)?;
     }
+    let opts = &with_jobs_and_devices(opts, selected.len())?;
     if opts.jobs > 1 && opts.task.is_none() {
         return workers(plan, &exp, opts);
     }
@@ -64,6 +65,44 @@ pub fn execute(plan: &mut Plan, opts: &ExecOptions) -> Result<usize> {
     );
     let held = train_each(plan, &exp, &selected, opts)?;
     finish(plan, &exp, &selected, if opts.worker { &[] } else { &held })
+}
+
+/// `opts` with `--jobs` capped at the number of runs (said in a log line;
+/// more workers than cores are warned about), and `--devices` used by a
+/// process that trains itself: its one device replaces the spec's.
+fn with_jobs_and_devices(opts: &ExecOptions, runs: usize) -> Result<ExecOptions> {
+    let mut opts = opts.clone();
+    if opts.jobs > runs.max(1) {
+        tracing::info!(
+            "--jobs {}: capped at {} worker(s), one per run of the plan",
+            opts.jobs,
+            runs.max(1)
+        );
+        opts.jobs = runs.max(1);
+    }
+    let cores = std::thread::available_parallelism().map_or(1, |c| c.get());
+    if opts.jobs > cores {
+        tracing::warn!(
+            "warning: --jobs {}: more workers than the {cores} core(s) of this machine; they will share them",
+            opts.jobs
+        );
+    }
+    if opts.jobs == 1 && !opts.worker && opts.device.is_none() {
+        match opts.devices.as_slice() {
+            [] => {}
+            [one] => {
+                tracing::info!("--devices {one}: this process trains every run on {one}");
+                opts.device = Some(*one);
+            }
+            many => bail!(
+                "--devices lists {} devices but one process trains (no --jobs, or one run): \
+                 give one device, or --jobs {} to use them all",
+                many.len(),
+                many.len()
+            ),
+        }
+    }
+    Ok(opts)
 }
 
 /// Trains the runs one after another; returns the runs other processes held.

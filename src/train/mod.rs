@@ -531,14 +531,20 @@ pub fn draw_samples(
     plots::sample_grid(&images, shape, path)
 }
 
-/// `n` samples as plain vectors of level values (`[C, H, W]` each).
+/// Images drawn at once by [`sample_images`]: the model's sampling memory
+/// is that of this many images, whatever the count.
+pub const SAMPLE_BATCH: i64 = 256;
+
+/// `n` samples as plain vectors of level values (`[C, H, W]` each), the
+/// images of `model.sample(n, seed)`, drawn [`SAMPLE_BATCH`] at a time.
 pub fn sample_images(model: &dyn DensityModel, n: i64, seed: u64) -> Vec<Vec<f32>> {
     let _guard = tch::no_grad_guard();
-    let s = model
-        .sample(n, seed)
-        .to_device(Device::Cpu)
-        .to_kind(Kind::Float);
-    (0..n)
-        .map(|i| Vec::<f32>::try_from(&s.get(i).flatten(0, -1)).expect("a float vector"))
-        .collect()
+    let mut images = Vec::with_capacity(n.max(0) as usize);
+    crate::models::sample_in_batches(model, n, seed, SAMPLE_BATCH, |batch| {
+        let s = batch.to_device(Device::Cpu).to_kind(Kind::Float);
+        for i in 0..s.size()[0] {
+            images.push(Vec::<f32>::try_from(&s.get(i).flatten(0, -1)).expect("a float vector"));
+        }
+    });
+    images
 }

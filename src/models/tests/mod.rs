@@ -762,6 +762,25 @@ fn same_seed_same_samples_and_samples_follow_the_density() {
     }
 }
 
+/// Sampling in batches draws the very images of one call: the uniforms
+/// come from one stream in order.
+#[test]
+fn samples_drawn_in_batches_are_the_samples_of_one_call() {
+    for spec in seq_specs().into_iter().chain(conv_specs()) {
+        let (vs, model) = make(&spec, binary(3, 3), orderings_of(&spec)[0]);
+        train_a_little(&vs, model.as_ref());
+        let whole = model.sample(23, 5);
+        let mut parts = Vec::new();
+        crate::models::sample_in_batches(model.as_ref(), 23, 5, 7, |b| parts.push(b));
+        assert_eq!(parts.len(), 4, "{}", spec.label());
+        assert!(
+            Tensor::cat(&parts, 0).equal(&whole),
+            "{}: batches differ from one call",
+            spec.label()
+        );
+    }
+}
+
 // ---- PixelRNN: Row LSTM and Diagonal BiLSTM --------------------------------
 
 /// Tiny PixelRNNs (the presets' architecture, fewer units and layers).
