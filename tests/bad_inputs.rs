@@ -452,17 +452,25 @@ fn partial_or_unreadable_checkpoints() {
         arlab(work.path(), &["sample", run_s, "--out", "x.png"]),
         &["cannot load checkpoint"],
     );
-    // A garbage resume checkpoint of an unfinished run: `run` refuses.
+    // A resume checkpoint cut in half, then garbage, of an unfinished run:
+    // `run` refuses in one line per cause, libtorch's without its C++
+    // backtrace (`fails` checks that none shows).
     std::fs::remove_file(run.join("summary.json")).unwrap();
-    std::fs::write(run.join("checkpoints/last.ot"), b"not a checkpoint").unwrap();
+    let last = run.join("checkpoints/last.ot");
+    let bytes = std::fs::read(&last).unwrap();
     let spec = work.path().join("exp.yaml");
-    fails(
-        arlab(
-            work.path(),
-            &["run", spec.to_str().unwrap(), "--quiet", "--results", "res"],
-        ),
-        &["last.ot", "unreadable or partial", "--force"],
-    );
+    let args = ["run", spec.to_str().unwrap(), "--quiet", "--results", "res"];
+    for contents in [&bytes[..bytes.len() / 2], b"not a checkpoint"] {
+        std::fs::write(&last, contents).unwrap();
+        let err = fails(
+            arlab(work.path(), &args),
+            &["last.ot", "unreadable or partial", "--force"],
+        );
+        assert!(err.lines().count() <= 3, "more than 3 lines:\n{err}");
+    }
+    // eval on the half best.ot: short too.
+    let err = fails(arlab(work.path(), &["eval", run_s]), &["best.ot"]);
+    assert!(err.lines().count() <= 3, "more than 3 lines:\n{err}");
 }
 
 #[test]
@@ -510,4 +518,179 @@ fn commands_on_something_that_is_not_a_run() {
         arlab(work.path(), &["orderings", "--size", "0x5", "--out", "o"]),
         &["--size"],
     );
+}
+
+// ------------------------------------------- flags and sweeps, where they are
+
+#[test]
+fn devices_without_jobs_is_used_and_a_bad_one_is_named_once_by_its_flag() {
+    let work = tmp();
+    // One process: `--devices cpu` is its device, and it says so.
+    let spec = write_spec(work.path(), "exp.yaml", BASE);
+    let spec = spec.to_str().unwrap();
+    let out = ok(arlab(work.path(), &["run", spec, "--devices", "cpu"]));
+    let err = text(&out.stderr);
+    assert!(
+        err.contains("--devices cpu: this process trains every run on cpu"),
+        "{err}"
+    );
+    if cuda_available(work.path()) {
+        eprintln!("skipped the cuda:7 cases: this machine has CUDA");
+        return;
+    }
+    let two = with("orderings: [raster]", "orderings: [raster, column]");
+    for extra in [
+        &["--devices", "cuda:7"][..],
+        &["--devices", "cuda:7", "--jobs", "2"],
+    ] {
+        let work = tmp();
+        let path = write_spec(work.path(), "exp.yaml", &two);
+        let mut args = vec!["run", path.to_str().unwrap(), "--quiet", "--results", "res"];
+        args.extend_from_slice(extra);
+        let err = fails(arlab(work.path(), &args), &["--devices cuda:7", "CUDA"]);
+        assert_eq!(err.matches("error:").count(), 1, "{err}");
+        assert!(!err.contains("device: "), "names the spec field:\n{err}");
+    }
+    // Two devices for one process: refused, naming the flag and the way out.
+    spec_fails(
+        BASE,
+        &["--devices", "cpu,cpu"],
+        &["--devices lists 2 devices", "--jobs 2"],
+    );
+}
+
+#[test]
+fn sweep_errors_name_their_line_in_the_spec() {
+    // BASE has 12 lines: `sweep:` is line 13, its key line 14.
+    spec_fails(
+        &format!("{BASE}sweep:\n  train.lr: [0.1, -1]\n"),
+        &[],
+        &[
+            "exp.yaml",
+            "train.lr=-1 (line 14)",
+            "lr: must be a positive number",
+        ],
+    );
+    let work = tmp();
+    let path = write_spec(
+        work.path(),
+        "exp.yaml",
+        &format!("{BASE}sweep:\n  models.3.hidden: [2]\n"),
+    );
+    let err = fails(
+        arlab(work.path(), &["run", path.to_str().unwrap(), "--quiet"]),
+        &[
+            "sweep: `models.3.hidden` (line 14)",
+            "index 3 is out of range",
+        ],
+    );
+    assert!(!err.contains("--set"), "a --set never given:\n{err}");
+}
+
+#[test]
+fn eval_orderings_1_is_the_models_own_ordering() {
+    let work = tmp();
+    let run = trained(work.path());
+    let run = run.to_str().unwrap();
+    let plain = ok(arlab(work.path(), &["eval", run]));
+    let one = ok(arlab(work.path(), &["eval", run, "--orderings", "1"]));
+    assert!(
+        text(&one.stderr).contains("evaluated under its own ordering (raster)"),
+        "{}",
+        describe(&one)
+    );
+    assert_eq!(text(&plain.stdout), text(&one.stdout));
+    fails(
+        arlab(work.path(), &["eval", run, "--orderings", "2"]),
+        &["its own ordering only", "2"],
+    );
+}
+
+#[test]
+fn a_negative_pixel_gets_an_error_about_its_value() {
+    let work = tmp();
+    let spec = write_spec(work.path(), "exp.yaml", BASE);
+    fails(
+        arlab(
+            work.path(),
+            &["receptive-field", spec.to_str().unwrap(), "--pixel", "-1,0"],
+        ),
+        &["--pixel", "ROW,COL", "\"-1,0\""],
+    );
+}
+
+// ------------------------------------------------- results that cannot be read
+
+#[test]
+fn report_status_and_compare_name_runs_whose_summary_is_unreadable() {
+    let work = tmp();
+    let w = work.path();
+    let spec = write_spec(
+        w,
+        "exp.yaml",
+        &with("orderings: [raster]", "orderings: [raster, column]"),
+    );
+    ok(arlab(
+        w,
+        &["run", spec.to_str().unwrap(), "--quiet", "--results", "res"],
+    ));
+    let exp = w.join("res/bad");
+    std::fs::write(exp.join("nade-h4-column-s0/summary.json"), "{\"run\": ").unwrap();
+    // report: refused, the run named, nothing written.
+    fails(
+        arlab(w, &["report", "res/bad", "--out", "rep"]),
+        &[
+            "1 run(s) would be left out",
+            "nade-h4-column-s0",
+            "summary.json",
+            "--allow-incomplete",
+        ],
+    );
+    assert!(!w.join("rep").exists());
+    let out = ok(arlab(
+        w,
+        &["report", "res/bad", "--out", "rep", "--allow-incomplete"],
+    ));
+    assert!(
+        text(&out.stderr).contains("nade-h4-column-s0"),
+        "{}",
+        describe(&out)
+    );
+    // status: unreadable, with why; never "interrupted".
+    let status = text(&ok(arlab(w, &["status", "res/bad"])).stdout);
+    let line = status
+        .lines()
+        .find(|l| l.contains("nade-h4-column-s0"))
+        .unwrap();
+    assert!(
+        line.contains("unreadable") && line.contains("not a valid summary"),
+        "{status}"
+    );
+    assert!(!status.contains("interrupted"), "{status}");
+    // compare: refused, the run named.
+    fails(
+        arlab(w, &["compare", "res/bad", "--out", "cmp"]),
+        &["nade-h4-column-s0", "summary.json"],
+    );
+    // Only the unreadable run left: never "no summary.json".
+    std::fs::remove_file(exp.join("nade-h4-raster-s0/summary.json")).unwrap();
+    let err = fails(
+        arlab(w, &["report", "res/bad", "--out", "rep2"]),
+        &["no readable finished run", "nade-h4-column-s0"],
+    );
+    assert!(!err.contains("no summary.json"), "{err}");
+}
+
+#[test]
+fn report_on_a_missing_or_empty_directory_creates_nothing() {
+    let work = tmp();
+    let w = work.path();
+    fails(
+        arlab(w, &["report", "nope"]),
+        &["nope", "no such experiment directory"],
+    );
+    assert!(!w.join("nope").exists());
+    std::fs::create_dir(w.join("empty")).unwrap();
+    fails(arlab(w, &["report", "empty"]), &["no finished run"]);
+    assert!(!w.join("empty/report").exists());
 }

@@ -40,7 +40,19 @@ pub fn run(args: EvalArgs) -> Result<()> {
     let x = dataset.split(args.split);
     let batch = run.spec.train.eval_batch_size;
     let model = inst.model.as_ref();
-    let (log_probs, what) = match &args.orderings {
+    let orderings = match args.orderings {
+        // The model's first ordering is its own: the plain evaluation.
+        Some(EnsembleSpec::Count(1)) if model.members(1).is_err() => {
+            eprintln!(
+                "--orderings 1: run {} is evaluated under its own ordering ({}), as without --orderings",
+                run.id(),
+                run.ordering
+            );
+            None
+        }
+        o => o,
+    };
+    let (log_probs, what) = match &orderings {
         None => (
             eval::log_probs(model, x, batch, inst.device, tch::Kind::Float),
             String::new(),

@@ -14,7 +14,7 @@ use crate::{eval, sweep};
 pub struct ReceptiveFieldArgs {
     spec: PathBuf,
     /// The pixel whose conditional is examined, `ROW,COL` (0-based).
-    #[arg(long)]
+    #[arg(long, allow_hyphen_values = true)]
     pixel: String,
     /// The channel of that pixel (0 = R for colour).
     #[arg(long, default_value_t = 0)]

@@ -13,13 +13,17 @@ pub struct ReportArgs {
     /// Where the report goes (default: FIRST_EXPERIMENT/report).
     #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Report without the runs whose files cannot be read (they are named
+    /// in a warning); without it such runs are an error.
+    #[arg(long)]
+    allow_incomplete: bool,
 }
 
 pub fn run(args: ReportArgs) -> Result<()> {
     let out = args
         .out
         .unwrap_or_else(|| args.experiments[0].join("report"));
-    let path = crate::report::write(&args.experiments, &out)?;
+    let path = crate::report::write(&args.experiments, &out, args.allow_incomplete)?;
     println!("report: {}", path.display());
     println!("markdown: {}", out.join("report.md").display());
     Ok(())

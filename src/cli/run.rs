@@ -55,6 +55,10 @@ pub fn run(args: RunArgs) -> Result<()> {
     if let Some(t) = args.threads {
         tch::set_num_threads(t.max(1) as i32);
     }
+    for d in &args.devices {
+        // Here, once, naming the flag: not in each worker, naming the spec field.
+        d.resolve_as(&format!("--devices {d}"))?;
+    }
     crate::runtime::signals::install()?;
     let mut plan = Plan::load(&args.spec, &args.set)?;
     let quiet = args.quiet;

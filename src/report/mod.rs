@@ -75,14 +75,53 @@ struct Experiment {
 }
 
 /// Writes report.html, report.md and the figures into `out`; returns the HTML path.
-pub fn write(experiments: &[PathBuf], out: &Path) -> Result<PathBuf> {
+/// Every run whose files cannot be read is named; unless `allow_incomplete`,
+/// such runs are an error (nothing is written), else a warning. Nothing is
+/// created for a missing experiment directory or one without finished runs.
+pub fn write(experiments: &[PathBuf], out: &Path, allow_incomplete: bool) -> Result<PathBuf> {
     if experiments.is_empty() {
         bail!("name at least one experiment directory, RESULTS/EXPERIMENT");
     }
+    let mut loaded = Vec::new();
+    let mut unreadable = Vec::new();
+    for e in experiments {
+        let (runs, bad) = summaries(e).with_context(|| format!("report of `{}`", e.display()))?;
+        if runs.is_empty() {
+            let why = if bad.is_empty() {
+                format!("no finished run (no summary.json) in `{}`", e.display())
+            } else {
+                format!(
+                    "no readable finished run in `{}`:\n  {}",
+                    e.display(),
+                    bad.join("\n  ")
+                )
+            };
+            bail!("report of `{}`: {why}", e.display());
+        }
+        unreadable.extend(bad);
+        loaded.push((e, runs));
+    }
+    if !unreadable.is_empty() {
+        let list = unreadable.join("\n  ");
+        if !allow_incomplete {
+            bail!(
+                "{} run(s) would be left out of the report, their files unreadable:\n  {list}\n\
+                 repair or remove them (`arlab run` redoes a run whose summary is removed), \
+                 or pass --allow-incomplete to report without them",
+                unreadable.len()
+            );
+        }
+        tracing::warn!(
+            "warning: {} run(s) left out of the report (--allow-incomplete), their files unreadable:\n  {list}",
+            unreadable.len()
+        );
+    }
     std::fs::create_dir_all(out).with_context(|| format!("cannot create `{}`", out.display()))?;
-    let views = experiments
-        .iter()
-        .map(|e| experiment(e, out).with_context(|| format!("report of `{}`", e.display())))
+    let views = loaded
+        .into_iter()
+        .map(|(e, runs)| {
+            experiment(e, runs, out).with_context(|| format!("report of `{}`", e.display()))
+        })
         .collect::<Result<Vec<_>>>()?;
     let mut env = Environment::new();
     env.add_template("report.html", HTML)?;
@@ -106,9 +145,16 @@ pub fn write(experiments: &[PathBuf], out: &Path) -> Result<PathBuf> {
     Ok(path)
 }
 
+/// Finished runs: each directory and its summary.
+type Runs = Vec<(RunDir, Summary)>;
+
 /// The finished runs of an experiment directory: the manifest's order when
-/// there is one, else every subdirectory with a summary.
-fn summaries(exp: &Path) -> Result<Vec<(RunDir, Summary)>> {
+/// there is one, else every subdirectory with a summary; and one line per
+/// run whose summary.json is there but cannot be read, saying why.
+fn summaries(exp: &Path) -> Result<(Runs, Vec<String>)> {
+    if !exp.is_dir() {
+        bail!("`{}`: no such experiment directory", exp.display());
+    }
     let rows = read_manifest(&exp.join("runs.jsonl"))?;
     let names: Vec<String> = if rows.is_empty() {
         let mut v: Vec<String> = std::fs::read_dir(exp)
@@ -122,15 +168,21 @@ fn summaries(exp: &Path) -> Result<Vec<(RunDir, Summary)>> {
     } else {
         rows.into_iter().map(|r| r.name).collect()
     };
-    Ok(names
-        .into_iter()
-        .map(|n| RunDir::new(exp.join(n)))
-        .filter_map(|d| d.read_summary().ok().map(|s| (d, s)))
-        .collect())
+    let (mut runs, mut unreadable) = (Vec::new(), Vec::new());
+    for n in names {
+        let dir = RunDir::new(exp.join(&n));
+        if !dir.summary().exists() {
+            continue; // not finished
+        }
+        match dir.read_summary() {
+            Ok(s) => runs.push((dir, s)),
+            Err(e) => unreadable.push(format!("run {n}: {e:#}")),
+        }
+    }
+    Ok((runs, unreadable))
 }
 
-fn experiment(exp: &Path, out: &Path) -> Result<Experiment> {
-    let runs = summaries(exp)?;
+fn experiment(exp: &Path, runs: Vec<(RunDir, Summary)>, out: &Path) -> Result<Experiment> {
     let Some((first_dir, first)) = runs.first() else {
         bail!("no finished run (no summary.json) in `{}`", exp.display());
     };

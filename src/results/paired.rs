@@ -314,9 +314,21 @@ pub fn collect(paths: &[std::path::PathBuf]) -> Result<Vec<RunScores>> {
         runs.sort_by(|a, b| a.root.cmp(&b.root));
         dirs.extend(runs);
     }
-    dirs.iter()
-        .map(|d| RunScores::load(d).with_context(|| format!("run `{}`", d.root.display())))
-        .collect()
+    let (mut runs, mut unreadable) = (Vec::new(), Vec::new());
+    for d in &dirs {
+        match RunScores::load(d) {
+            Ok(r) => runs.push(r),
+            Err(e) => unreadable.push(format!("run `{}`: {e:#}", d.root.display())),
+        }
+    }
+    if !unreadable.is_empty() {
+        bail!(
+            "{} run(s) cannot be compared, their files unreadable or missing:\n  {}",
+            unreadable.len(),
+            unreadable.join("\n  ")
+        );
+    }
+    Ok(runs)
 }
 
 /// Every run against the run named `baseline` (its directory name): one

@@ -197,9 +197,19 @@ impl Spec {
             for o in overrides {
                 apply_override(&mut value, o)?;
             }
-            serde_path_to_error::deserialize(value)
-                .map_err(|e| describe(&format!("{origin} (after --set)"), e))?
+            return Spec::from_tree(value, origin, &format!("{origin} (after --set)"));
         };
+        spec.validate()
+            .map_err(|e| anyhow::anyhow!("{origin}: {e:#}"))?;
+        Ok(spec)
+    }
+
+    /// A spec from its YAML tree (no line numbers: the text it came from is
+    /// not this tree's); `tree_origin` names it in type errors, `origin` in
+    /// value errors.
+    pub fn from_tree(tree: serde_yaml_ng::Value, origin: &str, tree_origin: &str) -> Result<Spec> {
+        let spec: Spec =
+            serde_path_to_error::deserialize(tree).map_err(|e| describe(tree_origin, e))?;
         spec.validate()
             .map_err(|e| anyhow::anyhow!("{origin}: {e:#}"))?;
         Ok(spec)

@@ -51,6 +51,73 @@ pub struct Plan {
     pub runs: Vec<PlannedRun>,
 }
 
+/// The runs of one point of the sweep grid: `tree` (the spec, its sweep
+/// section removed) with the point's values applied. Errors name the sweep
+/// key and its line in the spec `text`, never a `--set` nobody gave.
+fn point_runs(
+    tree: &Value,
+    text: &str,
+    origin: &str,
+    axes: &[Axis],
+    point: &[&Value],
+) -> Result<Vec<RunSpec>> {
+    let mut t = tree.clone();
+    let mut swept = Vec::new();
+    for (axis, v) in axes.iter().zip(point) {
+        let raw = serde_yaml_ng::to_string(v)?;
+        let at = sweep_line(text, &axis.key);
+        apply_override(&mut t, &format!("{}={}", axis.key, raw.trim_end())).map_err(|e| {
+            let e = e.to_string();
+            let why = e.split_once(": ").map_or(e.as_str(), |(_, w)| w);
+            anyhow!("{origin}: sweep: `{}`{at}: {why}", axis.key)
+        })?;
+        swept.push(Swept {
+            key: axis.key.clone(),
+            label: axis.label.clone(),
+            value: display(v),
+        });
+    }
+    let desc: Vec<String> = swept
+        .iter()
+        .map(|s| format!("{}={}{}", s.key, s.value, sweep_line(text, &s.key)))
+        .collect();
+    let here = format!("{origin}: sweep {}", desc.join(", "));
+    let spec = Spec::from_tree(t, &here, &here)?;
+    Ok(spec
+        .runs()
+        .into_iter()
+        .map(|mut run| {
+            run.swept = swept.clone();
+            run
+        })
+        .collect())
+}
+
+/// ` (line N)`: where `key` is given under `sweep:` in the spec `text`
+/// (empty when it cannot be found, e.g. a key added by `--set`).
+fn sweep_line(text: &str, key: &str) -> String {
+    let mut lines = text.lines().enumerate();
+    let found = lines
+        .by_ref()
+        .find(|(_, l)| l.trim_end().starts_with("sweep:"))
+        .and_then(|(i, l)| {
+            if l.contains(key) {
+                return Some(i); // a flow mapping on the `sweep:` line
+            }
+            lines.find_map(|(j, l)| {
+                let t = l.trim_start().trim_start_matches(['"', '\'']);
+                t.strip_prefix(key)
+                    .is_some_and(|r| {
+                        r.trim_start_matches(['"', '\''])
+                            .trim_start()
+                            .starts_with(':')
+                    })
+                    .then_some(j)
+            })
+        });
+    found.map_or(String::new(), |i| format!(" (line {})", i + 1))
+}
+
 /// One line of `runs.jsonl`.
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 pub struct ManifestRow {
@@ -91,27 +158,7 @@ impl Plan {
             runs = Spec::parse(text, origin, overrides)?.runs();
         }
         for point in points(&axes) {
-            let mut t = tree.clone();
-            let mut swept = Vec::new();
-            for (axis, v) in axes.iter().zip(point) {
-                let raw = serde_yaml_ng::to_string(v)?;
-                apply_override(&mut t, &format!("{}={raw}", axis.key))?;
-                swept.push(Swept {
-                    key: axis.key.clone(),
-                    label: axis.label.clone(),
-                    value: display(v),
-                });
-            }
-            let desc: Vec<String> = swept
-                .iter()
-                .map(|s| format!("{}={}", s.key, s.value))
-                .collect();
-            let text = serde_yaml_ng::to_string(&t)?;
-            let spec = Spec::parse(&text, &format!("{origin} (sweep {})", desc.join(", ")), &[])?;
-            for mut run in spec.runs() {
-                run.swept = swept.clone();
-                runs.push(run);
-            }
+            runs.extend(point_runs(&tree, text, origin, &axes, &point)?);
         }
         // A point that leaves a run unchanged (the other models under
         // `models.0.hidden`) plans it once, under its first values.

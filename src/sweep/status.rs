@@ -20,6 +20,8 @@ pub enum State {
     /// Stopped with a resume checkpoint, not running now.
     Interrupted,
     NotStarted,
+    /// Its summary.json is there but cannot be read (why).
+    Unreadable(String),
 }
 
 impl State {
@@ -30,6 +32,7 @@ impl State {
             State::Running => "running",
             State::Interrupted => "interrupted",
             State::NotStarted => "not started",
+            State::Unreadable(_) => "unreadable",
         }
     }
 }
@@ -45,6 +48,7 @@ pub fn state(exp: &Path, name: &str) -> State {
             None => State::Done,
             Some(why) => State::Failed(why.to_string()),
         },
+        Err(e) if dir.summary().exists() => State::Unreadable(format!("{e:#}")),
         Err(_) if dir.last_checkpoint().is_file() => State::Interrupted,
         Err(_) => State::NotStarted,
     }
@@ -64,7 +68,7 @@ pub fn counts<'a>(exp: &Path, names: impl Iterator<Item = &'a str>) -> Counts {
     for n in names {
         match state(exp, n) {
             State::Done => c.done += 1,
-            State::Failed(_) => c.failed += 1,
+            State::Failed(_) | State::Unreadable(_) => c.failed += 1,
             State::Running => c.running += 1,
             State::Interrupted | State::NotStarted => c.waiting += 1,
         }
@@ -127,7 +131,7 @@ pub fn table(exp: &Path) -> Result<String> {
             None => "—".into(),
         };
         let why = match &st {
-            State::Failed(w) => format!("  ({w})"),
+            State::Failed(w) | State::Unreadable(w) => format!("  ({w})"),
             _ => String::new(),
         };
         let _ = writeln!(
@@ -139,10 +143,17 @@ pub fn table(exp: &Path) -> Result<String> {
             r.name
         );
     }
-    let mut words: Vec<String> = ["done", "running", "interrupted", "failed", "not started"]
-        .iter()
-        .filter_map(|w| counts.get(w).map(|n| format!("{n} {w}")))
-        .collect();
+    let mut words: Vec<String> = [
+        "done",
+        "running",
+        "interrupted",
+        "failed",
+        "unreadable",
+        "not started",
+    ]
+    .iter()
+    .filter_map(|w| counts.get(w).map(|n| format!("{n} {w}")))
+    .collect();
     if words.is_empty() {
         words.push("nothing".into());
     }

@@ -101,3 +101,20 @@ fn indices_survive_replanning_and_spec_edits() {
     assert_eq!(q.get(9).unwrap().run.spec.train.lr, 0.01);
     assert!(q.get(12).is_err());
 }
+
+#[test]
+fn sweep_errors_point_at_the_sweep_line_never_at_a_set_not_given() {
+    // BASE has 12 lines: `sweep:` is line 13, its key line 14.
+    let e = format!("{:#}", plan("sweep:\n  train.lr: [0.1, -1]\n").unwrap_err());
+    assert!(e.contains("train.lr=-1 (line 14)"), "{e}");
+    assert!(e.contains("lr: must be a positive number"), "{e}");
+    let e = format!("{:#}", plan("sweep:\n  train.epochs: [one]\n").unwrap_err());
+    assert!(e.contains("(line 14)") && !e.contains("line 2"), "{e}");
+    let e = format!(
+        "{:#}",
+        plan("sweep:\n  models.5.hidden: [4]\n").unwrap_err()
+    );
+    assert!(e.contains("sweep: `models.5.hidden` (line 14)"), "{e}");
+    assert!(e.contains("index 5 is out of range"), "{e}");
+    assert!(!e.contains("--set") && !e.contains("\\n"), "{e}");
+}
