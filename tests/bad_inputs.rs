@@ -679,6 +679,25 @@ fn report_status_and_compare_name_runs_whose_summary_is_unreadable() {
         &["no readable finished run", "nade-h4-column-s0"],
     );
     assert!(!err.contains("no summary.json"), "{err}");
+    // run: the unreadable run is trained again, and says so.
+    let out = ok(arlab(
+        w,
+        &["run", spec.to_str().unwrap(), "--results", "res"],
+    ));
+    let log = text(&out.stderr);
+    assert!(
+        log.contains("nade-h4-column-s0")
+            && log.contains("not a valid summary")
+            && log.contains("training it again"),
+        "{}",
+        describe(&out)
+    );
+    read_summary_ok(&exp.join("nade-h4-column-s0/summary.json"));
+}
+
+fn read_summary_ok(path: &Path) {
+    let text = std::fs::read_to_string(path).unwrap();
+    serde_json::from_str::<serde_json::Value>(&text).unwrap();
 }
 
 #[test]

@@ -274,6 +274,21 @@ fn round4(x: f64) -> f64 {
     (x * 1e4).round() / 1e4
 }
 
+/// The runs' binarization: one value, or each distinct one when a sweep
+/// varies it (`data.binarize_seed`, say).
+fn binarizations(runs: &[&Summary]) -> String {
+    let mut seen: Vec<&str> = Vec::new();
+    for s in runs {
+        if !seen.contains(&s.binarization.as_str()) {
+            seen.push(&s.binarization);
+        }
+    }
+    match seen.as_slice() {
+        [one] => one.to_string(),
+        many => format!("per run ({})", many.join("; ")),
+    }
+}
+
 /// The comparison as a Markdown table, best test NLL first, with the
 /// seed-group table (mean ± sd) when there are several seeds.
 pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
@@ -292,7 +307,12 @@ pub fn markdown(name: &str, runs: &[(RunDir, Summary)]) -> String {
             md,
             "Data: `{}`, {} pixels, {}×{}×{} (C×H×W), binarization: {}. Test NLL of the best-validation checkpoint; \
              training images/s over all epochs, evaluation images/s on the test set.\n",
-            s.data, s.pixels, s.channels, s.height, s.width, s.binarization
+            s.data,
+            s.pixels,
+            s.channels,
+            s.height,
+            s.width,
+            binarizations(&sorted)
         );
     }
     let published = sorted.iter().any(|s| s.reference.is_some());
@@ -707,5 +727,17 @@ mod tests {
         assert_eq!(groups[1].nll.0, 11.0);
         assert!((groups[1].nll.1 - 2f64.sqrt()).abs() < 1e-12);
         assert!((groups[1].bpd.0 - 1.1).abs() < 1e-12);
+    }
+
+    #[test]
+    fn a_swept_binarization_is_listed_per_run() {
+        let one = summary("nade", "raster", 0, Some(1.0));
+        let mut other = summary("nade", "raster", 1, Some(2.0));
+        assert_eq!(binarizations(&[&one, &other]), "threshold 0.5");
+        other.binarization = "stochastic (seed 1)".into();
+        assert_eq!(
+            binarizations(&[&one, &other, &one]),
+            "per run (threshold 0.5; stochastic (seed 1))"
+        );
     }
 }

@@ -181,8 +181,17 @@ fn start_over(dir: &RunDir) {
 /// as a warning (`None`: it is not finished, or `--extend` continues it);
 /// refuses a run made by another spec (see [`binding::check`]).
 fn finished_notice(dir: &RunDir, run: &RunSpec, extend: bool) -> Result<Option<(bool, String)>> {
-    let Ok(done) = dir.read_summary() else {
-        return Ok(None);
+    let done = match dir.read_summary() {
+        Ok(done) => done,
+        Err(_) if !dir.summary().exists() => return Ok(None),
+        Err(err) => {
+            tracing::warn!(
+                "{}: {:#}: its results are lost; training it again",
+                run.id(),
+                err
+            );
+            return Ok(None);
+        }
     };
     let (verdict, _) = binding::check(dir, &Binding::of(run), &run.id(), extend)?;
     let unknown = if verdict == Verdict::Unknown {
