@@ -171,11 +171,9 @@ fn summaries(exp: &Path) -> Result<(Runs, Vec<String>)> {
     let (mut runs, mut unreadable) = (Vec::new(), Vec::new());
     for n in names {
         let dir = RunDir::new(exp.join(&n));
-        if !dir.summary().exists() {
-            continue; // not finished
-        }
-        match dir.read_summary() {
-            Ok(s) => runs.push((dir, s)),
+        match dir.finished_summary() {
+            Ok(Some(s)) => runs.push((dir, s)),
+            Ok(None) => {} // not finished
             Err(e) => unreadable.push(format!("run {n}: {e:#}")),
         }
     }

@@ -55,10 +55,9 @@ pub fn check_model(run: &RunSpec, shape: ImageShape, device: Device) -> Result<(
         .parameters
         .map_or("more than 2^128".to_string(), count_words);
     let what = format!(
-        "run {}: the {} model has {params} parameters; training it needs about {} ({} at 4 bytes \
+        "the {} model has {params} parameters; training it needs about {} ({} at 4 bytes \
          per parameter, ×4 with gradients and Adam's moments, and {} of activations for a batch \
          of {})",
-        run.id(),
         run.model.type_name(),
         human_bytes(est.bytes()),
         human_bytes(est.parameters.map_or(u128::MAX, |p| p.saturating_mul(4))),

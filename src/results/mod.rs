@@ -266,6 +266,15 @@ impl RunDir {
         Ok(())
     }
 
+    /// The run's summary when it finished: `Ok(None)` without a
+    /// summary.json, an error when the file is there but cannot be read.
+    pub fn finished_summary(&self) -> Result<Option<Summary>> {
+        if !self.summary().exists() {
+            return Ok(None);
+        }
+        self.read_summary().map(Some)
+    }
+
     pub fn read_summary(&self) -> Result<Summary> {
         let path = self.summary();
         let text = std::fs::read_to_string(&path)

@@ -181,9 +181,9 @@ fn start_over(dir: &RunDir) {
 /// as a warning (`None`: it is not finished, or `--extend` continues it);
 /// refuses a run made by another spec (see [`binding::check`]).
 fn finished_notice(dir: &RunDir, run: &RunSpec, extend: bool) -> Result<Option<(bool, String)>> {
-    let done = match dir.read_summary() {
-        Ok(done) => done,
-        Err(_) if !dir.summary().exists() => return Ok(None),
+    let done = match dir.finished_summary() {
+        Ok(Some(done)) => done,
+        Ok(None) => return Ok(None),
         Err(err) => {
             tracing::warn!(
                 "{}: {:#}: its results are lost; training it again",

@@ -43,14 +43,14 @@ pub fn state(exp: &Path, name: &str) -> State {
     if is_held(&run_lock_path(exp, name)) {
         return State::Running;
     }
-    match dir.read_summary() {
-        Ok(s) => match s.failure() {
+    match dir.finished_summary() {
+        Ok(Some(s)) => match s.failure() {
             None => State::Done,
             Some(why) => State::Failed(why.to_string()),
         },
-        Err(e) if dir.summary().exists() => State::Unreadable(format!("{e:#}")),
-        Err(_) if dir.last_checkpoint().is_file() => State::Interrupted,
-        Err(_) => State::NotStarted,
+        Err(e) => State::Unreadable(format!("{e:#}")),
+        Ok(None) if dir.last_checkpoint().is_file() => State::Interrupted,
+        Ok(None) => State::NotStarted,
     }
 }
 
