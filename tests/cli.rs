@@ -459,3 +459,25 @@ fn several_seeds_are_summarised_in_the_comparison() {
         "{md}"
     );
 }
+
+/// `arlab plan SPEC | head`: a reader that stops reading ends arlab quietly,
+/// with status 0, not with an "internal error" (stdout's write fails).
+#[test]
+fn a_closed_stdout_pipe_is_not_an_error() {
+    let work = tmp();
+    let spec = spec_text("pipe", 3, "  - type: independent\n", "[raster, snake]", "");
+    let spec = write_spec(work.path(), "pipe.yaml", &spec);
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_arlab"))
+        .args(["plan", spec.to_str().unwrap(), "--results", "res"])
+        .current_dir(work.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("arlab starts");
+    // Close the read end before arlab prints (it starts libtorch first).
+    drop(child.stdout.take());
+    let out = child.wait_with_output().unwrap();
+    let stderr = text(&out.stderr);
+    assert!(!stderr.contains("internal error"), "{stderr}");
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+}

@@ -41,8 +41,18 @@ pub fn report_panics_as_errors() {
             return;
         }
         let msg = panic_message(info.payload());
+        if is_closed_stdout(msg) {
+            // `arlab plan SPEC | head`: the reader stopped reading, which is
+            // its choice, not our error (ripgrep does the same).
+            std::process::exit(0);
+        }
         eprintln!("error: internal error: {}", first_line(msg));
     }));
+}
+
+/// The panic of `println!` when stdout is a pipe whose reader has gone.
+fn is_closed_stdout(msg: &str) -> bool {
+    msg.starts_with("failed printing to stdout") && msg.contains("Broken pipe")
 }
 
 /// What libtorch's error texts say before their C++ backtrace: the first
