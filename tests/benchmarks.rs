@@ -209,3 +209,20 @@ fn the_benchmark_specs_put_every_model_at_its_paper_preset() {
         .collect();
     assert_eq!(references, want);
 }
+
+/// Every spec under experiments/ loads, validates and expands into its runs
+/// (sweeps included), not only the benchmark specs above.
+#[test]
+fn every_experiment_spec_loads() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("experiments");
+    let mut loaded = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "yaml") {
+            arlab::sweep::Plan::load(&path, &[])
+                .unwrap_or_else(|e| panic!("{}: {e:#}", path.display()));
+            loaded += 1;
+        }
+    }
+    assert!(loaded >= 20, "only {loaded} specs under {}", dir.display());
+}
