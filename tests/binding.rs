@@ -279,7 +279,7 @@ fn runs_of_an_older_arlab_without_a_binding_go_on_with_a_warning() {
 type Field = (&'static str, &'static str, fn(u16) -> String);
 
 /// Result-relevant fields of the spec.
-const FIELDS: [Field; 12] = [
+const FIELDS: [Field; 13] = [
     ("train.lr", "train.lr", |n| format!("0.{:04}7", n % 9000)),
     ("train.batch_size", "train.batch_size", |n| {
         (51 + n % 100).to_string()
@@ -296,6 +296,9 @@ const FIELDS: [Field; 12] = [
     ("train.gamma", "train.gamma", |n| format!("0.{}", 1 + n % 4)),
     ("train.patience", "train.patience", |n| {
         (1 + n % 5).to_string()
+    }),
+    ("train.val_every", "train.val_every", |n| {
+        (2 + n % 5).to_string()
     }),
     ("train.betas", "train.betas.0", |n| {
         format!("[0.{}, 0.999]", 1 + n % 8)

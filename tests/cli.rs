@@ -206,6 +206,45 @@ fn rerun_from_run_spec_reproduces_test_nll() {
     );
 }
 
+/// `train.val_every: 2` over 9 epochs validates at epochs 2, 4, 6, 8 and
+/// the last, 9: metrics.csv leaves the others empty, the best checkpoint is
+/// a validated epoch, and `patience` counts validations, not epochs.
+#[test]
+fn val_every_validates_every_nth_epoch_and_patience_counts_validations() {
+    let work = tmp();
+    let w = work.path();
+    let every = |train: &str| {
+        let text = spec_text("v", 4, NADE8, "[raster]", train);
+        write_spec(w, "v.yaml", &text.replace("epochs: 2", "epochs: 9"));
+        ok(arlab(
+            w,
+            &["run", "v.yaml", "--quiet", "--results", "res", "--force"],
+        ));
+        let dir = w.join("res/v/nade-h8-raster-s1");
+        let m = csv_columns(&dir.join("metrics.csv"), &["epoch", "val_nll"]);
+        (m, read_json(&dir.join("summary.json")))
+    };
+    let (m, s) = every("  val_every: 2\n");
+    let validated: Vec<&str> = (0..m["epoch"].len())
+        .filter(|&i| !m["val_nll"][i].is_empty())
+        .map(|i| m["epoch"][i].as_str())
+        .collect();
+    assert_eq!(validated, ["2", "4", "6", "8", "9"]);
+    let best = s["best_epoch"].as_u64().unwrap().to_string();
+    assert!(validated.contains(&best.as_str()), "best epoch {best}");
+    let lowest = m["val_nll"]
+        .iter()
+        .filter_map(|v| v.parse::<f64>().ok())
+        .fold(f64::INFINITY, f64::min);
+    assert!((s["best_val_nll"].as_f64().unwrap() - lowest).abs() < 1e-9);
+    // lr 1 makes the validation NLL rise early: patience 1 stops at the
+    // first validation (two epochs) after the best.
+    let (m, s) = every("  val_every: 2\n  patience: 1\n  lr: 1.0\n");
+    assert_eq!(s["stopped_early"], true, "{s}");
+    let last: u64 = m["epoch"].last().unwrap().parse().unwrap();
+    assert_eq!(last, s["best_epoch"].as_u64().unwrap() + 2, "{m:?}");
+}
+
 #[test]
 fn same_spec_twice_gives_identical_metrics() {
     let work = tmp();

@@ -138,7 +138,10 @@ pub fn curve_panels(runs: &[(RunDir, Summary)]) -> Vec<Panel> {
     let mut panels = Vec::new();
     for (dir, s) in runs {
         if let Ok(m) = dir.read_metrics() {
-            let pts = m.iter().map(|r| (r.epoch as f64, r.val_nll)).collect();
+            let pts = m
+                .iter()
+                .filter_map(|r| Some((r.epoch as f64, r.val_nll?)))
+                .collect();
             panel_of(&mut panels, panel_title(s))
                 .series
                 .push((s.ordering.clone(), pts));

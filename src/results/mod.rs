@@ -158,7 +158,8 @@ impl Summary {
 pub struct MetricRow {
     pub epoch: usize,
     pub train_nll: f64,
-    pub val_nll: f64,
+    /// Empty on epochs without validation (`train.val_every`).
+    pub val_nll: Option<f64>,
     pub lr: f64,
     pub seconds: f64,
     pub train_images_per_s: f64,

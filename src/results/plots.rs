@@ -21,7 +21,9 @@ pub fn nll_curve(rows: &[MetricRow], title: &str, path: &Path) -> Result<()> {
         ),
         (
             "validation".to_string(),
-            rows.iter().map(|r| (r.epoch as f64, r.val_nll)).collect(),
+            rows.iter()
+                .filter_map(|r| Some((r.epoch as f64, r.val_nll?)))
+                .collect(),
         ),
     ];
     line_chart(&series, title, path)

@@ -92,7 +92,12 @@ pub struct TrainSpec {
     pub schedule: Schedule,
     pub step_size: usize,
     pub gamma: f64,
-    /// Stop when validation NLL has not improved for this many epochs.
+    /// Evaluate validation NLL every N epochs (and always at the last); the
+    /// best checkpoint is chosen among the validated epochs.
+    #[serde(skip_serializing_if = "is_one")]
+    pub val_every: usize,
+    /// Stop when validation NLL has not improved for this many validations
+    /// (epochs, unless `val_every` is above 1).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub patience: Option<usize>,
     /// Draw a sample grid every N epochs (0: only at the end).
@@ -123,6 +128,7 @@ impl Default for TrainSpec {
             schedule: Schedule::Constant,
             step_size: 10,
             gamma: 0.5,
+            val_every: 1,
             patience: None,
             sample_every: 1,
             samples: 64,
@@ -345,11 +351,20 @@ impl TrainSpec {
         if t.samples == 0 {
             bail!("samples: must be at least 1, got 0");
         }
+        if t.val_every == 0 {
+            bail!("val_every: must be at least 1 (1: validate every epoch)");
+        }
         if t.patience == Some(0) {
             bail!("patience: must be at least 1 (leave it out to disable early stopping)");
         }
         Ok(())
     }
+}
+
+/// Serde's `skip_serializing_if` for settings whose default is 1: a spec
+/// written before the setting existed keeps its binding hash.
+fn is_one(n: &usize) -> bool {
+    *n == 1
 }
 
 /// FNV-1a 64 of `text`, as 16 hex digits: the hashes of specs (the sweep

@@ -271,4 +271,14 @@ mod tests {
             ["train.grad_clip: (unset) → 1.0", "train.lr: 0.001 → 0.05"]
         );
     }
+
+    #[test]
+    fn val_every_is_bound_but_its_default_leaves_old_hashes_alone() {
+        let a = Binding::of(&run(""));
+        assert!(!a.values.contains_key("train.val_every"));
+        assert_eq!(Binding::of(&run("  val_every: 1\n")), a);
+        let b = Binding::of(&run("  val_every: 3\n"));
+        let c: Vec<String> = a.changes(&b).iter().map(Change::to_string).collect();
+        assert_eq!(c, ["train.val_every: (unset) → 3"]);
+    }
 }

@@ -1,7 +1,7 @@
 //! The training loop: for every run of an experiment, fit the model with
-//! Adam, evaluate validation NLL each epoch, keep the best checkpoint, draw
-//! sample grids, and finally report the exact test NLL of the
-//! best-validation checkpoint. [`train_run`] is the loop (start or resume,
+//! Adam, evaluate validation NLL each epoch (or every `train.val_every`),
+//! keep the best checkpoint, draw sample grids, and finally report the
+//! exact test NLL of the best-validation checkpoint. [`train_run`] is the loop (start or resume,
 //! epoch, end of epoch, finish); the steps of an epoch are in `epoch.rs`.
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -207,8 +207,9 @@ impl<'a> Trainer<'a> {
         })
     }
 
-    /// The end of an epoch: validation NLL, metrics.csv and the curve, the
-    /// best checkpoint, samples, and last the resume checkpoint.
+    /// The end of an epoch: validation NLL (every `val_every` epochs and at
+    /// the last), metrics.csv and the curve, the best checkpoint, samples,
+    /// and last the resume checkpoint.
     fn end_epoch(&mut self, epoch: usize, trained: EpochTrained) -> Result<()> {
         let (run, n_train) = (self.run, self.n_train());
         let t = &run.spec.train;
@@ -218,31 +219,30 @@ impl<'a> Trainer<'a> {
         p.train_seconds += trained.seconds;
         p.images_seen += n_train;
         let train_nll = trained.nll_sum / n_train as f64;
-        let val_nll = eval::mean_nll(&eval::log_probs(
-            self.inst.model.as_ref(),
-            self.data.split(Split::Val),
-            t.eval_batch_size,
-            self.inst.device,
-            Kind::Float,
-        ));
+        let val_nll =
+            (epoch.is_multiple_of(t.val_every) || epoch == t.epochs).then(|| self.validation_nll());
         let rate = n_train as f64 / trained.seconds;
-        p.metrics.push(MetricRow {
+        self.p.metrics.push(MetricRow {
             epoch,
             train_nll,
             val_nll,
             lr: trained.lr,
-            seconds: p.train_seconds,
+            seconds: self.p.train_seconds,
             train_images_per_s: rate,
         });
         if t.tensorboard {
             self.write_tensorboard(epoch)?;
         }
-        let improved = self.keep_if_best(epoch, val_nll)?;
+        let mark = match val_nll {
+            Some(v) => self.keep_if_best(epoch, v)?,
+            None => false,
+        };
         let p = &mut self.p;
         p.stopped_early = t.patience.is_some_and(|k| p.since_best >= k) && epoch < t.epochs;
+        let val = val_nll.map_or("-".to_string(), |v| format!("{v:.3}"));
         self.log.line(&format!(
-            "epoch {epoch:>3}  train {train_nll:.3}  val {val_nll:.3}{}  lr {:.2e}  {rate:.0} img/s",
-            if improved { " *" } else { "" },
+            "epoch {epoch:>3}  train {train_nll:.3}  val {val}{}  lr {:.2e}  {rate:.0} img/s",
+            if mark { " *" } else { "" },
             trained.lr,
         ));
         results::write_csv(&self.dir.metrics(), &p.metrics)?;
@@ -255,7 +255,7 @@ impl<'a> Trainer<'a> {
         }
         if p.stopped_early {
             self.log.line(&format!(
-                "early stop: no validation improvement for {} epoch(s)",
+                "early stop: no validation improvement for {} validation(s)",
                 p.since_best
             ));
         }
@@ -270,6 +270,17 @@ impl<'a> Trainer<'a> {
         Ok(())
     }
 
+    /// The exact mean NLL of the validation split, in float32.
+    fn validation_nll(&self) -> f64 {
+        eval::mean_nll(&eval::log_probs(
+            self.inst.model.as_ref(),
+            self.data.split(Split::Val),
+            self.run.spec.train.eval_batch_size,
+            self.inst.device,
+            Kind::Float,
+        ))
+    }
+
     /// Appends the epoch's last metrics row to the TensorBoard event file.
     fn write_tensorboard(&mut self, epoch: usize) -> Result<()> {
         let w = match &mut self.events {
@@ -279,12 +290,9 @@ impl<'a> Trainer<'a> {
             )?),
         };
         let r = self.p.metrics.last().expect("pushed above");
-        let scalars = [
-            ("nll/train", r.train_nll),
-            ("nll/val", r.val_nll),
-            ("lr", r.lr),
-            ("train_images_per_s", r.train_images_per_s),
-        ];
+        let mut scalars = vec![("nll/train", r.train_nll)];
+        scalars.extend(r.val_nll.map(|v| ("nll/val", v)));
+        scalars.extend([("lr", r.lr), ("train_images_per_s", r.train_images_per_s)]);
         w.scalars(epoch as i64, &scalars)
     }
 
@@ -382,7 +390,7 @@ fn resume(
     if let Verdict::Extend { from } = verdict {
         if p.stopped_early {
             bail!(
-                "run {} stopped early at epoch {} (no validation improvement for {} epochs): --extend has nothing to continue; \
+                "run {} stopped early at epoch {} (no validation improvement in {} validations): --extend has nothing to continue; \
                  use --force to start it over, or a new run name (`name:` on the model)",
                 run.id(),
                 p.epoch,

@@ -268,6 +268,17 @@ fn train_patience_zero_rejected() {
 }
 
 #[test]
+fn train_val_every_zero_rejected() {
+    let msg = err(&with_train("val_every: 0"));
+    assert_contains(&msg, &["exp.yaml", "train", "val_every", "at least 1"]);
+    assert_eq!(
+        parse(&with_train("val_every: 5")).unwrap().train.val_every,
+        5
+    );
+    assert_eq!(parse(&with_train("lr: 0.01")).unwrap().train.val_every, 1);
+}
+
+#[test]
 fn train_weight_decay_negative_rejected() {
     let msg = err(&with_train("weight_decay: -1"));
     assert_contains(&msg, &["exp.yaml", "train", "weight_decay", ">= 0"]);
