@@ -337,3 +337,40 @@ proptest! {
         })?;
     }
 }
+
+/// A run without a summary (stopped, or being extended) drops out of the
+/// comparison's table but is listed under "Not finished" with its
+/// progress; once finished it is back in the table.
+#[test]
+fn comparison_lists_unfinished_runs_with_their_progress() {
+    let work = tmp();
+    let w = work.path();
+    let models = "  - type: nade\n    hidden: 8\n  - type: fvsbn\n";
+    write_spec(w, "b.yaml", &spec_text("b", 4, models, "[raster]", ""));
+    ok(run(w, &["--quiet"]));
+    let exp = w.join("res/b");
+    let fvsbn = exp.join("fvsbn-raster-s1");
+    let val = csv_columns(&fvsbn.join("metrics.csv"), &["val_nll"])["val_nll"].clone();
+    let best = val
+        .iter()
+        .map(|v| v.parse::<f64>().unwrap())
+        .fold(f64::INFINITY, f64::min);
+    std::fs::remove_file(fvsbn.join("summary.json")).unwrap();
+    ok(run(w, &["--quiet", "--task", "0"]));
+    let md = std::fs::read_to_string(exp.join("comparison.md")).unwrap();
+    let (table, rest) = md.split_once("## Not finished").expect(&md);
+    assert!(
+        table.contains("nade-h8") && !table.contains("| fvsbn"),
+        "{md}"
+    );
+    assert!(
+        rest.contains(&format!("| fvsbn-raster-s1 | 2 | {best:.2} |")),
+        "{md}"
+    );
+    ok(run(w, &["--quiet"]));
+    let md = std::fs::read_to_string(exp.join("comparison.md")).unwrap();
+    assert!(
+        !md.contains("Not finished") && md.contains("| fvsbn"),
+        "{md}"
+    );
+}

@@ -12,7 +12,7 @@ use super::figures::{self, Colours, Kind, Panel};
 use super::paired::{self, RunScores};
 use super::EnsembleRow;
 use super::{plots, write_atomic, Published, RunDir, Summary};
-use super::{ranked_plots, ranked_tables};
+use super::{ranked_plots, ranked_tables, unfinished};
 use crate::data::ImageShape;
 use crate::spec::Swept;
 
@@ -41,8 +41,9 @@ pub fn swept_values(s: &Summary, keys: &[String]) -> Vec<String> {
         .collect()
 }
 
-/// Writes the experiment-level files from the finished runs in `run_ids`
-/// (runs without a summary are left out).
+/// Writes the experiment-level files from the finished runs in `run_ids`;
+/// runs without a summary are left out of the tables and figures, and
+/// comparison.md lists those that trained an epoch as not finished.
 pub fn write(experiment_dir: &Path, name: &str, run_ids: &[String]) -> Result<usize> {
     let runs: Vec<(RunDir, Summary)> = run_ids
         .iter()
@@ -55,6 +56,10 @@ pub fn write(experiment_dir: &Path, name: &str, run_ids: &[String]) -> Result<us
     let ranked = Rankings::of(&runs);
     write_csv_table(&experiment_dir.join("comparison.csv"), &runs, &ranked)?;
     let mut md = markdown(name, &runs);
+    md.push_str(&unfinished::markdown(&unfinished::collect(
+        experiment_dir,
+        run_ids,
+    )));
     write_ensembles(experiment_dir, name, &runs, &mut md)?;
     ranked.write(experiment_dir, name, &mut md)?;
     write_atomic(&experiment_dir.join("comparison.md"), md.as_bytes())?;

@@ -25,6 +25,7 @@ pub mod ranked_tables;
 pub mod run;
 pub mod safetensors;
 pub mod tensorboard;
+pub mod unfinished;
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
