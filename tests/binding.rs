@@ -106,12 +106,7 @@ fn a_changed_batch_size_mid_epoch_is_refused() {
         std::fs::read_to_string(dir.join("log.txt")).is_ok_and(|l| l.contains("parameters"))
     });
     std::thread::sleep(Duration::from_millis(300));
-    ok(Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .output()
-        .unwrap());
-    let out = child.wait_with_output().unwrap();
-    assert!(!out.status.success(), "{}", describe(&out));
+    terminate(child);
     let log = std::fs::read_to_string(dir.join("log.txt")).unwrap();
     assert!(log.contains("stopped by a signal at epoch 1 step"), "{log}");
     refused(

@@ -301,3 +301,48 @@ fn a_run_diverging_after_good_epochs_keeps_its_last_good_checkpoints() {
         &["eval", run.to_str().unwrap(), "--split", "val"],
     ));
 }
+
+/// SIGTERM during the test ensemble (which can take an hour) ends the run
+/// after the current ordering, not after the last one; the run has no
+/// summary yet, and the same command evaluates it again and finishes it.
+#[test]
+fn a_stop_during_the_test_ensemble_ends_it_and_the_rerun_finishes_it() {
+    let work = tmp();
+    let w = work.path();
+    let models = "  - type: nade\n    hidden: 8\n    order_agnostic: true\n";
+    let train = "  sample_every: 0\neval:\n  orderings: 100\n";
+    write_spec(
+        w,
+        "e.yaml",
+        &spec_text("e", 4, models, "[\"random:0\"]", train),
+    );
+    let args = ["run", "e.yaml", "--results", "res", "--quiet"];
+    // 40 ms after every step and every ordering: the ensemble of 100
+    // lasts 4 s, long enough to be stopped inside on any machine.
+    let child = Command::new(env!("CARGO_BIN_EXE_arlab"))
+        .env("ARLAB_STEP_DELAY_MS", "40")
+        .args(args)
+        .current_dir(w)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let dir = w.join("res/e/nade-oa-h8-random-0-s1");
+    let log = || std::fs::read_to_string(dir.join("log.txt")).unwrap_or_default();
+    wait_until("the test NLL", Duration::from_secs(120), || {
+        log().contains("test NLL")
+    });
+    std::thread::sleep(Duration::from_millis(300));
+    terminate(child);
+    assert!(
+        log().contains("stopped by a signal during the test ensemble"),
+        "{}",
+        log()
+    );
+    assert!(!dir.join("summary.json").exists());
+    assert!(!dir.join("ensemble.csv").exists());
+    ok(arlab(w, &args));
+    let (_, rows) = read_csv(&dir.join("ensemble.csv"));
+    assert_eq!(rows.iter().filter(|r| r[0] == "member").count(), 100);
+    assert!(dir.join("summary.json").exists());
+}

@@ -64,7 +64,10 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 x,
                 &members,
                 (batch, inst.device, dataset.dims()),
-                |m| eprintln!("evaluated under {m}"),
+                |m| {
+                    eprintln!("evaluated under {m}");
+                    Ok(())
+                },
             )?;
             print_ensemble(&e.rows);
             let n = members.len();

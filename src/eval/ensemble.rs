@@ -19,13 +19,14 @@ pub struct Evaluated {
 
 /// Evaluates `model` on `x` under each of `members`, in float32 batches of
 /// `batch` on `device`; `dims` (C·H·W) gives bits/dim. `member_done` hears
-/// of each member as it is finished.
+/// of each member as it is finished; an error from it (a stop request)
+/// ends the evaluation.
 pub fn evaluate(
     model: &dyn DensityModel,
     x: &Tensor,
     members: &[Member],
     (batch, device, dims): (usize, Device, usize),
-    member_done: impl FnMut(&Member),
+    member_done: impl FnMut(&Member) -> Result<()>,
 ) -> Result<Evaluated> {
     let per_member =
         member_log_probs(model, x, members, batch, (device, Kind::Float), member_done)?;
@@ -40,7 +41,7 @@ pub fn member_log_probs(
     members: &[Member],
     batch: usize,
     (device, kind): (Device, Kind),
-    mut member_done: impl FnMut(&Member),
+    mut member_done: impl FnMut(&Member) -> Result<()>,
 ) -> Result<Vec<Vec<f64>>> {
     let _guard = tch::no_grad_guard();
     let n = x.size()[0];
@@ -60,7 +61,7 @@ pub fn member_log_probs(
             lp.extend(Vec::<f64>::try_from(&per_image)?);
             start += len;
         }
-        member_done(m);
+        member_done(m)?;
         out.push(lp);
     }
     Ok(out)

@@ -1,6 +1,8 @@
 //! SIGUSR1 (Slurm's warning before a time limit or preemption) and SIGTERM
 //! (`scancel`, a kill) ask a training run to write its resume checkpoint at
-//! the next step boundary and stop; a second SIGTERM ends the process at once.
+//! the next step boundary and stop (in the test ensemble: after the current
+//! ordering, to be evaluated again on rerun); a second SIGTERM ends the
+//! process at once.
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::sync::OnceLock;

@@ -132,7 +132,8 @@ impl Trainer<'_> {
     }
 }
 
-/// A pause after every training step, from `ARLAB_STEP_DELAY_MS`: only for
+/// A pause after every training step (and every ordering of the test
+/// ensemble), from `ARLAB_STEP_DELAY_MS`: only for
 /// the tests that interrupt runs mid-way (a kill, a Slurm time-limit
 /// warning), so that a run lasts long enough to be interrupted however fast
 /// the machine trains. Unset (the normal case): no pause.

@@ -342,7 +342,9 @@ impl<'a> Trainer<'a> {
         ));
         let ensemble_rows = match &run.spec.eval.orderings {
             Some(spec) => {
-                evaluate_ensemble(spec, self.data, model, device, batch, dir, &mut self.log)?
+                let id = run.id();
+                let at = (id.as_str(), dir);
+                evaluate_ensemble(spec, self.data, model, (device, batch), at, &mut self.log)?
             }
             None => Vec::new(),
         };
@@ -421,9 +423,8 @@ fn evaluate_ensemble(
     spec: &EnsembleSpec,
     data: &Dataset,
     model: &dyn DensityModel,
-    device: Device,
-    batch: usize,
-    dir: &RunDir,
+    (device, batch): (Device, usize),
+    (run_id, dir): (&str, &RunDir),
     log: &mut RunLog,
 ) -> Result<Vec<EnsembleRow>> {
     let members = match spec.members(model, true) {
@@ -431,8 +432,24 @@ fn evaluate_ensemble(
         _ => return Ok(Vec::new()),
     };
     let test = data.split(Split::Test);
+    let n = members.len();
+    let mut done = 0;
     let rows = ensemble::evaluate(model, test, &members, (batch, device, data.dims()), |m| {
-        tracing::debug!("evaluated under {m}")
+        tracing::debug!("evaluated under {m}");
+        done += 1;
+        if let Some(pause) = epoch::step_delay() {
+            std::thread::sleep(pause);
+        }
+        // A stop request ends the run here, not after the last member: an
+        // ensemble of 128 orderings can take an hour. Rerunning resumes
+        // after the last epoch and evaluates again.
+        if signals::stop_requested() && done < n {
+            log.line(&format!(
+                "stopped by a signal during the test ensemble ({done} of {n} orderings): rerun to evaluate it"
+            ));
+            return Err(Interrupted { run: run_id.to_string() }.into());
+        }
+        Ok(())
     })?
     .rows;
     for r in rows.iter().filter(|r| r.kind == "ensemble") {

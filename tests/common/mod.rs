@@ -261,3 +261,15 @@ pub const COMPARISON_COLUMNS: [&str; 22] = [
     "published_source",
     "delta_vs_published",
 ];
+
+/// Sends SIGTERM to `child` and waits for it: its output, which must be a
+/// failure (a stopped run exits non-zero).
+pub fn terminate(child: std::process::Child) -> Output {
+    ok(Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .output()
+        .unwrap());
+    let out = child.wait_with_output().unwrap();
+    assert!(!out.status.success(), "{}", describe(&out));
+    out
+}
