@@ -341,8 +341,45 @@ fn a_stop_during_the_test_ensemble_ends_it_and_the_rerun_finishes_it() {
     );
     assert!(!dir.join("summary.json").exists());
     assert!(!dir.join("ensemble.csv").exists());
+    // The finished members are kept, and the rerun goes on from them.
+    let members = dir.join("ensemble");
+    let kept = || std::fs::read_dir(&members).map_or(0, |d| d.count());
+    let before = kept();
+    assert!((1..100).contains(&before), "{before} members kept");
     ok(arlab(w, &args));
+    assert!(
+        log().contains(&format!(
+            "{before} of 100 orderings kept from an earlier attempt"
+        )),
+        "{}",
+        log()
+    );
+    assert_eq!(kept(), 100);
     let (_, rows) = read_csv(&dir.join("ensemble.csv"));
     assert_eq!(rows.iter().filter(|r| r[0] == "member").count(), 100);
     assert!(dir.join("summary.json").exists());
+    // The same numbers as evaluating all 100 afresh.
+    let all = rows
+        .iter()
+        .find(|r| r[0] == "ensemble" && r[1] == "100")
+        .unwrap();
+    let fresh = text(
+        &ok(arlab(
+            w,
+            &["eval", dir.to_str().unwrap(), "--orderings", "100"],
+        ))
+        .stdout,
+    );
+    assert!(
+        fresh.contains(&format!("{:.4}", all[3].parse::<f64>().unwrap())),
+        "{fresh}\n{all:?}"
+    );
+    // --force starts over: the old network's members are forgotten.
+    std::fs::write(members.join("stale.npy"), b"x").unwrap();
+    ok(arlab(
+        w,
+        &["run", "e.yaml", "--results", "res", "--quiet", "--force"],
+    ));
+    assert!(!members.join("stale.npy").exists());
+    assert_eq!(kept(), 100);
 }

@@ -64,7 +64,8 @@ pub fn run(args: EvalArgs) -> Result<()> {
                 x,
                 &members,
                 (batch, inst.device, dataset.dims()),
-                |m| {
+                None,
+                |m, _| {
                     eprintln!("evaluated under {m}");
                     Ok(())
                 },

@@ -7,6 +7,7 @@ use anyhow::{Context, Result};
 use tch::{Device, Kind, Tensor};
 
 use crate::models::{DensityModel, Member};
+use crate::results::members::MemberStore;
 use crate::results::EnsembleRow;
 
 /// An ensemble evaluated on a set of images.
@@ -18,18 +19,38 @@ pub struct Evaluated {
 }
 
 /// Evaluates `model` on `x` under each of `members`, in float32 batches of
-/// `batch` on `device`; `dims` (C·H·W) gives bits/dim. `member_done` hears
-/// of each member as it is finished; an error from it (a stop request)
-/// ends the evaluation.
+/// `batch` on `device`; `dims` (C·H·W) gives bits/dim. Members kept in
+/// `store` from an earlier attempt are read, not evaluated again; the
+/// others are kept there as they finish. `member_done` hears of each
+/// member as it is finished (and whether it was kept); an error from it
+/// (a stop request) ends the evaluation.
 pub fn evaluate(
     model: &dyn DensityModel,
     x: &Tensor,
     members: &[Member],
     (batch, device, dims): (usize, Device, usize),
-    member_done: impl FnMut(&Member) -> Result<()>,
+    store: Option<&MemberStore>,
+    mut member_done: impl FnMut(&Member, bool) -> Result<()>,
 ) -> Result<Evaluated> {
-    let per_member =
-        member_log_probs(model, x, members, batch, (device, Kind::Float), member_done)?;
+    let n = x.size()[0] as usize;
+    let mut per_member = Vec::with_capacity(members.len());
+    for m in members {
+        let name = m.to_string();
+        let kept = store.and_then(|s| s.load(&name, n));
+        let was_kept = kept.is_some();
+        let lp = match kept {
+            Some(lp) => lp,
+            None => {
+                let lp = log_probs_under(model, x, m, batch, (device, Kind::Float))?;
+                if let Some(s) = store {
+                    s.save(&name, &lp)?;
+                }
+                lp
+            }
+        };
+        per_member.push(lp);
+        member_done(m, was_kept)?;
+    }
     let rows = rows(members, &per_member, dims);
     Ok(Evaluated { per_member, rows })
 }
@@ -41,30 +62,38 @@ pub fn member_log_probs(
     members: &[Member],
     batch: usize,
     (device, kind): (Device, Kind),
-    mut member_done: impl FnMut(&Member) -> Result<()>,
 ) -> Result<Vec<Vec<f64>>> {
+    members
+        .iter()
+        .map(|m| log_probs_under(model, x, m, batch, (device, kind)))
+        .collect()
+}
+
+/// `log p(x)` under one member per image, in nats, float64.
+fn log_probs_under(
+    model: &dyn DensityModel,
+    x: &Tensor,
+    m: &Member,
+    batch: usize,
+    (device, kind): (Device, Kind),
+) -> Result<Vec<f64>> {
     let _guard = tch::no_grad_guard();
     let n = x.size()[0];
-    let mut out = Vec::with_capacity(members.len());
-    for m in members {
-        let mut lp = Vec::with_capacity(n as usize);
-        let mut start = 0;
-        while start < n {
-            let len = (batch as i64).min(n - start);
-            let xb = x.narrow(0, start, len).to_device(device).to_kind(kind);
-            let per_image = model
-                .log_probs_under(&xb, m)
-                .with_context(|| format!("evaluating under `{m}`"))?
-                .to_kind(Kind::Double)
-                .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Double)
-                .to_device(Device::Cpu);
-            lp.extend(Vec::<f64>::try_from(&per_image)?);
-            start += len;
-        }
-        member_done(m)?;
-        out.push(lp);
+    let mut lp = Vec::with_capacity(n as usize);
+    let mut start = 0;
+    while start < n {
+        let len = (batch as i64).min(n - start);
+        let xb = x.narrow(0, start, len).to_device(device).to_kind(kind);
+        let per_image = model
+            .log_probs_under(&xb, m)
+            .with_context(|| format!("evaluating under `{m}`"))?
+            .to_kind(Kind::Double)
+            .sum_dim_intlist([1, 2, 3].as_slice(), false, Kind::Double)
+            .to_device(Device::Cpu);
+        lp.extend(Vec::<f64>::try_from(&per_image)?);
+        start += len;
     }
-    Ok(out)
+    Ok(lp)
 }
 
 /// The ensemble's `log p(x)` per image: `logsumexp_k log p_k(x) − log N`

@@ -9,6 +9,7 @@
 //!     samples/epoch-NNNN.png  checkpoints/{best,last}.ot  log.txt
 //!     checkpoints/best.safetensors   (the best checkpoint for Python)
 //!     tensorboard/events.out.tfevents.*   (with `train.tensorboard: true`)
+//!     ensemble.csv  ensemble/<member>.npy   (with `eval.orderings`)
 //! ```
 //! Every file is written to a temporary name and renamed into place, so a
 //! reader never sees half a file.
@@ -16,6 +17,7 @@ pub mod chart;
 pub mod compare;
 pub mod ensemble_plot;
 pub mod figures;
+pub mod members;
 pub mod memory;
 pub mod npy;
 pub mod paired;
@@ -205,6 +207,13 @@ impl RunDir {
     /// Test NLL per ordering and of their ensembles (`eval.orderings`).
     pub fn ensemble(&self) -> PathBuf {
         self.root.join("ensemble.csv")
+    }
+    /// The test ensemble's finished members (see [`members`]).
+    pub fn ensemble_members(&self) -> members::MemberStore {
+        members::MemberStore::new(self.ensemble_members_dir())
+    }
+    pub fn ensemble_members_dir(&self) -> PathBuf {
+        self.root.join("ensemble")
     }
     pub fn read_ensemble(&self) -> Result<Vec<EnsembleRow>> {
         let path = self.ensemble();

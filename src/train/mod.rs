@@ -303,6 +303,8 @@ impl<'a> Trainer<'a> {
         let improved = p.best_val.is_none_or(|best| val_nll < best);
         if improved {
             (p.best_val, p.best_epoch, p.since_best) = (Some(val_nll), epoch, 0);
+            // The kept ensemble members were the old network's.
+            self.dir.ensemble_members().clear()?;
             let vs = &self.inst.vs;
             results::with_temp_file(&self.dir.best_checkpoint(), |path| Ok(vs.save(path)?))?;
         } else {
@@ -433,25 +435,37 @@ fn evaluate_ensemble(
     };
     let test = data.split(Split::Test);
     let n = members.len();
-    let mut done = 0;
-    let rows = ensemble::evaluate(model, test, &members, (batch, device, data.dims()), |m| {
+    let (mut done, mut kept) = (0, 0);
+    let store = dir.ensemble_members();
+    let at = (batch, device, data.dims());
+    let rows = ensemble::evaluate(model, test, &members, at, Some(&store), |m, was_kept| {
         tracing::debug!("evaluated under {m}");
         done += 1;
+        if was_kept {
+            kept += 1;
+            return Ok(());
+        }
         if let Some(pause) = epoch::step_delay() {
             std::thread::sleep(pause);
         }
         // A stop request ends the run here, not after the last member: an
         // ensemble of 128 orderings can take an hour. Rerunning resumes
-        // after the last epoch and evaluates again.
+        // after the last epoch and goes on from the members kept so far.
         if signals::stop_requested() && done < n {
             log.line(&format!(
-                "stopped by a signal during the test ensemble ({done} of {n} orderings): rerun to evaluate it"
+                "stopped by a signal during the test ensemble ({done} of {n} orderings, kept in {}): rerun to finish it",
+                dir.ensemble_members_dir().display()
             ));
             return Err(Interrupted { run: run_id.to_string() }.into());
         }
         Ok(())
     })?
     .rows;
+    if kept > 0 {
+        log.line(&format!(
+            "test ensemble: {kept} of {n} orderings kept from an earlier attempt"
+        ));
+    }
     for r in rows.iter().filter(|r| r.kind == "ensemble") {
         log.line(&format!(
             "ensemble of {} ordering(s): test NLL {:.3} nats/image, {:.4} bits/dim",

@@ -1181,7 +1181,6 @@ fn the_ensemble_over_orderings_is_normalised_and_obeys_jensen() {
         &members,
         512,
         (Device::Cpu, Kind::Double),
-        |_| Ok(()),
     )
     .unwrap();
     let ens = ensemble::ensemble_log_probs(&per_member);
