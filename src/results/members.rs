@@ -5,8 +5,8 @@
 //! take an hour on a CPU.
 //!
 //! The members belong to the best checkpoint: training clears them before
-//! it writes a new one (and `--force` with it), so a kept member is never
-//! another network's.
+//! it writes a new one (a run started over with `--force` too, at its
+//! first validation), so a kept member is never another network's.
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -56,9 +56,18 @@ impl MemberStore {
         npy::write_f64(&self.path(member), log_probs)
     }
 
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
     /// Forgets every kept member (the network they belong to is replaced).
     pub fn clear(&self) -> Result<()> {
-        clear_dir(&self.dir)
+        match std::fs::remove_dir_all(&self.dir) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                Err(e).with_context(|| format!("cannot remove `{}`", self.dir.display()))
+            }
+            _ => Ok(()),
+        }
     }
 
     /// `<dir>/<member>.npy`, the name escaped so that every member has its
@@ -75,15 +84,6 @@ impl MemberStore {
             }
         }
         self.dir.join(format!("{name}.npy"))
-    }
-}
-
-fn clear_dir(dir: &Path) -> Result<()> {
-    match std::fs::remove_dir_all(dir) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
-            Err(e).with_context(|| format!("cannot remove `{}`", dir.display()))
-        }
-        _ => Ok(()),
     }
 }
 

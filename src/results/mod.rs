@@ -210,10 +210,7 @@ impl RunDir {
     }
     /// The test ensemble's finished members (see [`members`]).
     pub fn ensemble_members(&self) -> members::MemberStore {
-        members::MemberStore::new(self.ensemble_members_dir())
-    }
-    pub fn ensemble_members_dir(&self) -> PathBuf {
-        self.root.join("ensemble")
+        members::MemberStore::new(self.root.join("ensemble"))
     }
     pub fn read_ensemble(&self) -> Result<Vec<EnsembleRow>> {
         let path = self.ensemble();

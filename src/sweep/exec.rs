@@ -175,7 +175,6 @@ fn start_over(dir: &RunDir) {
     for f in [dir.last_checkpoint(), dir.summary(), dir.binding()] {
         let _ = std::fs::remove_file(f);
     }
-    let _ = dir.ensemble_members().clear();
 }
 
 /// What to say when skipping a run that has a summary.json, and whether

@@ -454,7 +454,7 @@ fn evaluate_ensemble(
         if signals::stop_requested() && done < n {
             log.line(&format!(
                 "stopped by a signal during the test ensemble ({done} of {n} orderings, kept in {}): rerun to finish it",
-                dir.ensemble_members_dir().display()
+                store.dir().display()
             ));
             return Err(Interrupted { run: run_id.to_string() }.into());
         }
