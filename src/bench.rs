@@ -20,7 +20,7 @@ use crate::autocast::Precision;
 use crate::data::{Dataset, ImageShape};
 use crate::models::{DensityModel, ModelSpec};
 use crate::spec::Spec;
-use crate::train::adam::Adam;
+use crate::train::optimizer::{Optimizer, OptimizerKind};
 
 /// Timed repetitions per rate.
 pub const REPETITIONS: usize = 5;
@@ -220,7 +220,7 @@ pub fn random_images(shape: ImageShape, batch: usize, device: Device) -> Tensor 
 /// as in training.
 fn train_step(
     model: &dyn DensityModel,
-    adam: &mut Adam,
+    adam: &mut Optimizer,
     x: &Tensor,
     draw: u64,
     precision: Precision,
@@ -243,7 +243,7 @@ pub fn train_rate(
     precision: Precision,
 ) -> Rate {
     let x = random_images(model.shape(), batch, model.device());
-    let mut adam = Adam::new(vs, [0.9, 0.999], 0.0);
+    let mut adam = Optimizer::new(OptimizerKind::Adam, vs, [0.9, 0.999], 0.0);
     let mut draw = 0u64;
     measure_rate(batch, seconds, model.device(), || {
         draw += 1;

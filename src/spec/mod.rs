@@ -77,6 +77,22 @@ pub enum Schedule {
     Step,
 }
 
+/// The update rule (`train.optimizer`): `adam` (the default) or `adagrad`
+/// (MADE's, Germain et al. 2015). `betas` are Adam's only.
+#[derive(Clone, Copy, Debug, Serialize, Deserialize, PartialEq, Eq, Default)]
+#[serde(rename_all = "lowercase")]
+pub enum OptimizerKind {
+    #[default]
+    Adam,
+    Adagrad,
+}
+
+impl OptimizerKind {
+    fn is_adam(&self) -> bool {
+        *self == OptimizerKind::Adam
+    }
+}
+
 #[derive(Clone, Debug, Serialize, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrainSpec {
@@ -84,6 +100,10 @@ pub struct TrainSpec {
     pub batch_size: usize,
     pub eval_batch_size: usize,
     pub lr: f64,
+    /// Written out only when not Adam, so that the resolved specs (and the
+    /// binding hashes) of Adam runs are those of before the option.
+    #[serde(skip_serializing_if = "OptimizerKind::is_adam")]
+    pub optimizer: OptimizerKind,
     pub betas: [f64; 2],
     pub weight_decay: f64,
     /// Clip the global gradient norm to this value.
@@ -122,6 +142,7 @@ impl Default for TrainSpec {
             batch_size: 100,
             eval_batch_size: 1000,
             lr: 1e-3,
+            optimizer: OptimizerKind::Adam,
             betas: [0.9, 0.999],
             weight_decay: 0.0,
             grad_clip: None,

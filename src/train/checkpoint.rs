@@ -1,4 +1,4 @@
-//! The resume checkpoint `checkpoints/last.ot`: model parameters, Adam state
+//! The resume checkpoint `checkpoints/last.ot`: model parameters, optimizer state
 //! and training progress in ONE file (written atomically), so a run killed at
 //! any moment resumes from a consistent last completed epoch, or from the
 //! step where a signal stopped it (see [`crate::runtime::signals`]).
@@ -10,7 +10,7 @@ use anyhow::{bail, Context, Result};
 use serde::{Deserialize, Serialize};
 use tch::{nn::VarStore, Tensor};
 
-use super::adam::Adam;
+use super::optimizer::Optimizer;
 use crate::results::{with_temp_file, MetricRow};
 
 /// Everything about a run's progress that is not a tensor. Randomness needs
@@ -38,13 +38,13 @@ pub struct Progress {
     pub step_seconds: f64,
 }
 
-pub fn save(path: &Path, vs: &VarStore, adam: &Adam, progress: &Progress) -> Result<()> {
+pub fn save(path: &Path, vs: &VarStore, opt: &Optimizer, progress: &Progress) -> Result<()> {
     let mut named: Vec<(String, Tensor)> = vs
         .variables()
         .into_iter()
         .map(|(name, t)| (format!("param.{name}"), t))
         .collect();
-    named.extend(adam.state());
+    named.extend(opt.state());
     let json = serde_json::to_vec(progress)?;
     named.push(("progress".into(), Tensor::from_slice(&json)));
     with_temp_file(path, |tmp| {
@@ -54,7 +54,7 @@ pub fn save(path: &Path, vs: &VarStore, adam: &Adam, progress: &Progress) -> Res
 }
 
 /// Restores parameters and optimizer state; returns the progress.
-pub fn load(path: &Path, vs: &mut VarStore, adam: &mut Adam) -> Result<Progress> {
+pub fn load(path: &Path, vs: &mut VarStore, opt: &mut Optimizer) -> Result<Progress> {
     let what = || {
         format!(
             "checkpoint `{}` is unreadable or partial (delete it, or use --force to start over)",
@@ -81,7 +81,7 @@ pub fn load(path: &Path, vs: &mut VarStore, adam: &mut Adam) -> Result<Progress>
         }
         var.copy_(t);
     }
-    adam.load_state(&named).with_context(what)?;
+    opt.load_state(&named).with_context(what)?;
     let json = named
         .get("progress")
         .with_context(|| format!("{}: no progress record", what()))?;

@@ -1,5 +1,5 @@
 //! The steps of one epoch: shuffled minibatches, the loss on the model's
-//! device, Adam; a non-finite loss or a stop signal ends the epoch early.
+//! device, the optimizer; a non-finite loss or a stop signal ends the epoch early.
 use std::time::{Duration, Instant};
 
 use anyhow::Result;
@@ -82,14 +82,14 @@ impl Trainer<'_> {
         })
     }
 
-    /// One Adam step on `objective`, its gradient clipped when the spec says.
+    /// One optimizer step on `objective`, its gradient clipped when the spec says.
     fn optimise(&mut self, objective: &Tensor, lr: f64) {
-        self.adam.zero_grad();
+        self.opt.zero_grad();
         objective.backward();
         if let Some(c) = self.run.spec.train.grad_clip {
-            self.adam.clip_grad_norm(c);
+            self.opt.clip_grad_norm(c);
         }
-        self.adam.step(lr);
+        self.opt.step(lr);
     }
 
     /// A non-finite loss at `step` of `epoch`: the run fails, with its
@@ -124,7 +124,7 @@ impl Trainer<'_> {
         let p = &mut self.p;
         p.step_seconds = epoch_start.elapsed().as_secs_f64();
         (p.step, p.step_nll_sum) = (steps, sums.total());
-        checkpoint::save(&self.dir.last_checkpoint(), &self.inst.vs, &self.adam, p)?;
+        checkpoint::save(&self.dir.last_checkpoint(), &self.inst.vs, &self.opt, p)?;
         self.log.line(&format!(
             "stopped by a signal at epoch {epoch} step {steps}: resume checkpoint written"
         ));

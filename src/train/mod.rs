@@ -1,5 +1,5 @@
 //! The training loop: for every run of an experiment, fit the model with
-//! Adam, evaluate validation NLL each epoch (or every `train.val_every`),
+//! Adam (or Adagrad), evaluate validation NLL each epoch (or every `train.val_every`),
 //! keep the best checkpoint, draw sample grids, and finally report the
 //! exact test NLL of the best-validation checkpoint. [`train_run`] is the loop (start or resume,
 //! epoch, end of epoch, finish); the steps of an epoch are in `epoch.rs`.
@@ -20,14 +20,14 @@ use crate::results::{
 use crate::runtime::{provenance, signals};
 use crate::spec::{EnsembleSpec, RunSpec, Schedule, TrainSpec};
 
-pub mod adam;
 pub mod binding;
 pub mod checkpoint;
 mod epoch;
+pub mod optimizer;
 
-use adam::Adam;
 use binding::{Binding, Verdict};
 use checkpoint::Progress;
+use optimizer::Optimizer;
 
 /// Settings of `arlab run` that are not part of the spec.
 #[derive(Clone, Debug)]
@@ -135,7 +135,7 @@ struct Trainer<'a> {
     /// When this attempt started (UTC), for the provenance.
     started: String,
     inst: Instance,
-    adam: Adam,
+    opt: Optimizer,
     p: Progress,
     log: RunLog,
     base_lr: f64,
@@ -178,8 +178,8 @@ impl<'a> Trainer<'a> {
         bound.write(dir)?;
         results::write_atomic(&dir.spec(), run.spec.to_yaml().as_bytes())?;
         let mut log = RunLog::open(&dir.log())?;
-        let mut adam = Adam::new(&inst.vs, t.betas, t.weight_decay);
-        let p = resume(run, dir, verdict, &mut inst, &mut adam, &mut log)?;
+        let mut opt = Optimizer::new(t.optimizer, &inst.vs, t.betas, t.weight_decay);
+        let p = resume(run, dir, verdict, &mut inst, &mut opt, &mut log)?;
         log.line(&format!(
             "{}: {} parameters, ordering {}, seed {}, device {:?}, binarization {}, training precision {}",
             run.id(),
@@ -197,7 +197,7 @@ impl<'a> Trainer<'a> {
             quiet: opts.quiet,
             started,
             inst,
-            adam,
+            opt,
             p,
             log,
             base_lr: run.model.lr.unwrap_or(t.lr),
@@ -260,7 +260,7 @@ impl<'a> Trainer<'a> {
             ));
         }
         // Last: once this is on disk the epoch counts as done.
-        checkpoint::save(&self.dir.last_checkpoint(), &self.inst.vs, &self.adam, p)?;
+        checkpoint::save(&self.dir.last_checkpoint(), &self.inst.vs, &self.opt, p)?;
         if signals::stop_requested() && p.epoch < t.epochs && !p.stopped_early {
             self.log.line(&format!(
                 "stopped by a signal after epoch {epoch}: resume checkpoint written"
@@ -377,7 +377,7 @@ fn resume(
     dir: &RunDir,
     verdict: Verdict,
     inst: &mut Instance,
-    adam: &mut Adam,
+    opt: &mut Optimizer,
     log: &mut RunLog,
 ) -> Result<Progress> {
     let last = dir.last_checkpoint();
@@ -390,7 +390,7 @@ fn resume(
             run.id()
         );
     }
-    let p = checkpoint::load(&last, &mut inst.vs, adam)?;
+    let p = checkpoint::load(&last, &mut inst.vs, opt)?;
     if let Verdict::Extend { from } = verdict {
         if p.stopped_early {
             bail!(

@@ -279,6 +279,23 @@ fn train_val_every_zero_rejected() {
 }
 
 #[test]
+fn train_optimizer_is_adam_unless_said_and_written_only_when_not_adam() {
+    let adam = parse(&with_train("lr: 0.01")).unwrap();
+    assert_eq!(adam.train.optimizer, OptimizerKind::Adam);
+    // Resolved specs of Adam runs (and so their binding hashes) are unchanged.
+    assert!(!adam.to_yaml().contains("optimizer"));
+    let adagrad = parse(&with_train("optimizer: adagrad")).unwrap();
+    assert_eq!(adagrad.train.optimizer, OptimizerKind::Adagrad);
+    assert!(adagrad.to_yaml().contains("optimizer: adagrad"));
+    assert_eq!(
+        Spec::parse(&adagrad.to_yaml(), "x.yaml", &[]).unwrap(),
+        adagrad
+    );
+    let msg = err(&with_train("optimizer: sgd"));
+    assert_contains(&msg, &["exp.yaml", "optimizer", "sgd", "adagrad"]);
+}
+
+#[test]
 fn train_weight_decay_negative_rejected() {
     let msg = err(&with_train("weight_decay: -1"));
     assert_contains(&msg, &["exp.yaml", "train", "weight_decay", ">= 0"]);
