@@ -5,18 +5,19 @@
 #
 #   run(command="bash scripts/device_check.sh", carry=[".device"], timeout_s=480)
 #
-# It proves that arlab trains on CUDA and measures the GPU, in about six
-# minutes (docs/device.md):
+# It proves that arlab trains on CUDA and measures the GPU, in at most
+# about seven minutes (docs/device.md):
 #   1. the machine: nvidia-smi, and `arlab doctor`, which must see CUDA;
 #   2. speed: `arlab bench` of the binarized-MNIST conv/recurrent models
-#      (experiments/binarized_mnist_conv.yaml) on CUDA, batch 32;
+#      (experiments/binarized_mnist_conv.yaml) on CUDA, batch 32, cut at 150 s;
 #   3. training: one run of that spec (TASK, default 2: the Row LSTM) on
-#      CUDA for TRAIN_SECONDS (default 180), stopped by SIGTERM as a user's
+#      CUDA for TRAIN_SECONDS (default 150), stopped by SIGTERM as a user's
 #      Ctrl-C would (resumable);
 #   4. CPU against CUDA: the exact test NLL of the same best checkpoint,
 #      evaluated on CUDA and on the CPU (CUDA hidden), which must agree.
 # What comes back in $OUT: check.log (everything printed), doctor.txt,
-# bench.csv and run.tar.gz (the run's directory, checkpoints left out).
+# bench.csv, eval_cuda.txt, eval_cpu.txt and run.tar.gz (the run's
+# directory, checkpoints left out).
 # Exits non-zero, naming the step, on the first failure.
 #
 # DRY_RUN_CPU=1 tries the whole script here, on the CPU, with the torch of
@@ -31,7 +32,7 @@ if [ "${DRY_RUN_CPU:-}" = 1 ]; then
   small=(--set data.max_train=2000 --set data.max_val=500 --set data.max_test=500 --set train.epochs=2)
 else
   device=cuda python=python3 bench_models=() small=()
-  TASK=${TASK:-2} TRAIN_SECONDS=${TRAIN_SECONDS:-180}
+  TASK=${TASK:-2} TRAIN_SECONDS=${TRAIN_SECONDS:-150}
 fi
 exec > >(tee "$OUT/check.log") 2>&1
 step() { echo; echo "== $(date -u +%H:%M:%S) $*"; }
@@ -51,6 +52,7 @@ echo "arlab built against torch $built; this machine's python3 has torch $have a
 export LD_LIBRARY_PATH="$torch_dir/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
 # Scratch space outside the checkout, so that .device/ stays small enough to carry.
 work=$(mktemp -d "${TMPDIR:-/tmp}/arlab-device-check.XXXXXX")
+trap 'rm -rf "$work"' EXIT
 mkdir -p "$work/mnist-classic"
 gunzip -c .device/mnist.npz.gz >"$work/mnist-classic/mnist.npz"
 export ARLAB_MNIST_CLASSIC_DIR=$work/mnist-classic
@@ -62,8 +64,12 @@ nvidia-smi --query-gpu=name,memory.total,driver_version --format=csv || true
 [ "$device" = cpu ] || grep -q "^CUDA available: true" "$OUT/doctor.txt" || fail "arlab does not see CUDA"
 
 step "2. speed: arlab bench on $device"
-"$arlab" bench "$SPEC" "${bench_models[@]}" --device "$device" --batch 32 --seconds 2 --samples 16 \
-  --out "$OUT/bench.csv"
+# At most 150 s, so that the training step always runs; a bench cut
+# short is reported, not fatal.
+rc=0
+timeout -s TERM 150 "$arlab" bench "$SPEC" "${bench_models[@]}" --device "$device" --batch 32 \
+  --seconds 2 --samples 16 --out "$OUT/bench.csv" || rc=$?
+[ "$rc" = 0 ] || echo "device_check: arlab bench ended with status $rc (124: cut at 150 s); going on"
 
 step "3. training on $device: run $TASK of $SPEC for at most ${TRAIN_SECONDS} s"
 results=$work/results
@@ -76,6 +82,7 @@ echo "arlab run: exit status $rc after $((SECONDS - start)) s (124: stopped by t
 [ "$rc" = 0 ] || [ "$rc" = 124 ] || fail "training failed"
 run=$(ls -d "$results"/*/*/ | grep -v '/\.' | head -1)
 cat "$run/log.txt"
+[ -f "$run/checkpoints/best.ot" ] || fail "no epoch finished within ${TRAIN_SECONDS} s: raise TRAIN_SECONDS"
 
 step "4. the same checkpoint's exact test log-likelihoods on $device and on the CPU"
 "$arlab" eval "$run" --per-image "$work/eval_cuda.csv" | tee "$OUT/eval_cuda.txt"
